@@ -1,0 +1,61 @@
+# mamori — every target has a "## description"; `make help` lists them.
+GO       ?= go
+FUZZTIME ?= 30s
+PKGS     := ./...
+SAMPLE   := testdata/pcaps/recorded/*.pcap
+
+.DEFAULT_GOAL := build
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/mamori (no clang needed: generated files are committed)
+	$(GO) build -o bin/mamori ./cmd/mamori
+
+.PHONY: sample
+sample: build ## replay the bundled captures with the embedded defaults (the README's first command)
+	./bin/mamori replay -o sample-flows.ndjson $(SAMPLE)
+	@echo "first records:"; head -c 1200 sample-flows.ndjson; echo
+
+.PHONY: test
+test: ## run every test with the race detector (privileged tests need root; strict with MAMORI_TEST_STRICT=1)
+	$(GO) test -race -count=1 $(PKGS)
+
+.PHONY: golden
+golden: ## rewrite golden files from the current output, then show what changed
+	$(GO) test -count=1 $(PKGS) -update
+	@git diff --stat -- '*golden*'
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for name in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+.PHONY: bench
+bench: ## micro-benchmarks (ns/op, allocs/op) and the peer-ratio scripts under bench/
+	$(GO) test -run='^$$' -bench=. -benchmem ./pipeline/... ./sensor/...
+	bench/offline.sh
+
+.PHONY: lint
+lint: ## go vet, gofmt and staticcheck
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+.PHONY: generate
+generate: ## regenerate generated files (go generate)
+	$(GO) generate $(PKGS)
+
+.PHONY: check
+check: lint test ## lint and test
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf bin sample-flows.ndjson

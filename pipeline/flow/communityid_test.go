@@ -1,0 +1,81 @@
+package flow
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"testing"
+
+	"mamori/pipeline/decode"
+)
+
+// TestCommunityIDVectors checks CommunityID against the specification's
+// published baseline (testdata/baseline_*.json, copied from
+// corelight/community-id-spec, BSD licence in COMMUNITY-ID-COPYING). The
+// vectors give packets as (saddr, daddr, proto, sport, dport); for ICMP the
+// ports are the type and code.
+func TestCommunityIDVectors(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		seed uint16
+	}{
+		{"testdata/baseline_deflt.json", 0},
+		{"testdata/baseline_seed1.json", 1},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			raw, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var vecs []struct {
+				Proto       uint8  `json:"proto"`
+				Saddr       string `json:"saddr"`
+				Daddr       string `json:"daddr"`
+				Sport       uint16 `json:"sport"`
+				Dport       uint16 `json:"dport"`
+				CommunityID string `json:"communityid"`
+			}
+			if err := json.Unmarshal(raw, &vecs); err != nil {
+				t.Fatal(err)
+			}
+			if len(vecs) < 20 {
+				t.Fatalf("only %d vectors in %s", len(vecs), tc.file)
+			}
+			for _, v := range vecs {
+				src, dst := netip.MustParseAddr(v.Saddr), netip.MustParseAddr(v.Daddr)
+				p := decode.Packet{Src: src, Dst: dst, Proto: v.Proto, Net: decode.NetIPv4}
+				if src.Is6() {
+					p.Net = decode.NetIPv6
+				}
+				switch v.Proto {
+				case protoICMP, protoICMPv6:
+					p.ICMPType, p.ICMPCode = uint8(v.Sport), uint8(v.Dport)
+				default:
+					p.SrcPort, p.DstPort = v.Sport, v.Dport
+				}
+				k, fromB, _ := packetKey(&p)
+				// The vector's packet is the first of its flow, so its sender is the originator.
+				got := CommunityID(tc.seed, &k, fromB).String()
+				if got != v.CommunityID {
+					t.Errorf("%s %s → %s %d/%d: got %s, want %s", protoName(v.Proto), v.Saddr, v.Daddr, v.Sport, v.Dport, got, v.CommunityID)
+				}
+			}
+		})
+	}
+}
+
+func protoName(p uint8) string {
+	switch p {
+	case protoTCP:
+		return "tcp"
+	case protoUDP:
+		return "udp"
+	case protoICMP:
+		return "icmp"
+	case protoICMPv6:
+		return "icmp6"
+	case protoSCTP:
+		return "sctp"
+	}
+	return "proto"
+}

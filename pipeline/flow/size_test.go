@@ -1,0 +1,5 @@
+package flow
+
+import "unsafe"
+
+var stateSize = unsafe.Sizeof(state{})

@@ -1,0 +1,309 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+
+	"mamori/pipeline/decode"
+	"mamori/pipeline/event"
+	"mamori/pipeline/flow"
+	"mamori/sensor"
+)
+
+// Config is what a Worker needs besides its source and output.
+type Config struct {
+	Flow flow.Config
+	// Internal lists the site's own networks, for network.direction. Empty
+	// means the RFC 1918, RFC 4193 and link-local ranges.
+	Internal []netip.Prefix
+	// DeterministicIDs makes flow.id depend only on the flow, so that two
+	// runs over the same packets agree (replays, goldens).
+	DeterministicIDs bool
+}
+
+// DefaultInternal is used when Config.Internal is empty.
+var DefaultInternal = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+}
+
+// Counters are a Worker's per-packet outcomes.
+type Counters struct {
+	Packets         uint64 // packets read from the source
+	Bytes           uint64 // their wire bytes
+	IP              uint64 // IPv4 and IPv6 packets accounted to flows
+	ARP             uint64
+	OtherL3         uint64 // other EtherTypes (LLDP, STP, …): counted, not decoded
+	Truncated       uint64 // decode errors: header cut short
+	Malformed       uint64 // decode errors: impossible header
+	UnsupportedLink uint64 // packets of a link type we cannot decode
+	FileErrors      uint64 // inputs that failed (see sensor.FileError)
+	First, Last     time.Time
+}
+
+// DecodeErrors is the sum of per-packet decode errors.
+func (c *Counters) DecodeErrors() uint64 { return c.Truncated + c.Malformed + c.UnsupportedLink }
+
+// Output receives every record. The record is valid only during the call.
+type Output func(event.Record) error
+
+// Worker is one packet path. See the package documentation.
+type Worker struct {
+	src   sensor.Source
+	out   Output
+	dec   *decode.Decoder
+	table *flow.Table
+	pkt   decode.Packet
+	c     Counters
+
+	internal []netip.Prefix
+	links    []layers.LinkType // by interface index, cached from src
+	names    []string
+	reported map[reportKey]bool
+	ifOK     []uint64 // packets decoded, by interface
+	ifBad    []uint64 // packets of an unsupported link type, by interface
+	report   func(error)
+	outErr   error
+}
+
+type reportKey struct {
+	ifIndex int
+	err     error
+}
+
+// New builds a Worker reading src and writing records to out.
+func New(cfg Config, src sensor.Source, out Output) (*Worker, error) {
+	w := &Worker{src: src, out: out, dec: decode.New(), internal: cfg.Internal, reported: map[reportKey]bool{}}
+	if len(w.internal) == 0 {
+		w.internal = DefaultInternal
+	}
+	t, err := flow.New(cfg.Flow, w.emitFlow)
+	if err != nil {
+		return nil, fmt.Errorf("flow: %w", err)
+	}
+	if cfg.DeterministicIDs {
+		t.SetDeterministicIDs()
+	}
+	w.table = t
+	return w, nil
+}
+
+// Run reads the source to its end (io.EOF) or until ctx is done, then writes
+// the final record of every remaining flow. report receives, once per kind
+// and input, the problems worth a person's attention (a file that could not
+// be read, a link type we cannot decode, the first malformed packet); it may
+// be nil. progress, if not nil, is called every 65,536 packets.
+//
+// Run returns an error only when the output failed (a full disk, a closed
+// pipe): then records were lost, and the error says so.
+func (w *Worker) Run(ctx context.Context, report func(error), progress func(*Counters)) error {
+	if report == nil {
+		report = func(error) {}
+	}
+	w.report = report
+	for {
+		data, ci, err := w.src.ZeroCopyReadPacketData()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			w.c.FileErrors++
+			report(err)
+			var fe *sensor.FileError
+			if errors.As(err, &fe) {
+				continue // that input is dropped; the others go on
+			}
+			break // a live source that failed: stop and flush
+		}
+		w.packet(data, ci.Timestamp, ci.Length, ci.InterfaceIndex)
+		if w.c.Packets&0xffff == 0 {
+			if progress != nil {
+				progress(&w.c)
+			}
+			if ctx.Err() != nil || w.outErr != nil {
+				break
+			}
+		}
+	}
+	w.table.Flush(event.EndShutdown)
+	return w.outErr
+}
+
+func (w *Worker) packet(data []byte, at time.Time, wireLen, ifIndex int) {
+	if wireLen < len(data) {
+		wireLen = len(data)
+	}
+	w.c.Packets++
+	w.c.Bytes += uint64(wireLen)
+	if w.c.First.IsZero() || at.Before(w.c.First) {
+		w.c.First = at
+	}
+	if at.After(w.c.Last) {
+		w.c.Last = at
+	}
+	ts := at.UnixNano()
+	err := w.dec.Decode(data, w.linkType(ifIndex), &w.pkt)
+	if err != nil {
+		switch {
+		case errors.Is(err, decode.ErrUnsupportedLink):
+			w.c.UnsupportedLink++
+			if ifIndex >= 0 {
+				w.ifBad = count(w.ifBad, ifIndex)
+			}
+		case errors.Is(err, decode.ErrTruncated):
+			w.c.Truncated++
+		default:
+			w.c.Malformed++
+		}
+		w.reportOnce(ifIndex, err)
+		w.table.Advance(ts)
+		return
+	}
+	if ifIndex >= 0 {
+		w.ifOK = count(w.ifOK, ifIndex)
+	}
+	switch w.pkt.Net {
+	case decode.NetIPv4, decode.NetIPv6:
+		w.c.IP++
+	case decode.NetARP:
+		w.c.ARP++
+	default:
+		w.c.OtherL3++
+	}
+	w.table.Packet(&w.pkt, ts, wireLen, ifIndex)
+}
+
+// linkType caches the source's link type per interface.
+func (w *Worker) linkType(i int) layers.LinkType {
+	if i >= 0 && i < len(w.links) {
+		return w.links[i]
+	}
+	for len(w.links) <= i {
+		n := len(w.links)
+		w.links = append(w.links, w.src.LinkType(n))
+		w.names = append(w.names, w.src.Interface(n))
+	}
+	if i < 0 {
+		return w.src.LinkType(i)
+	}
+	return w.links[i]
+}
+
+func (w *Worker) iface(i int) string {
+	if i >= 0 && i < len(w.names) {
+		return w.names[i]
+	}
+	return w.src.Interface(i)
+}
+
+// reportOnce tells the caller about the first decode error of each kind on
+// each interface, with the file and packet index when the source knows them.
+func (w *Worker) reportOnce(ifIndex int, err error) {
+	k := reportKey{ifIndex, err}
+	if w.reported[k] {
+		return
+	}
+	w.reported[k] = true
+	if errors.Is(err, decode.ErrUnsupportedLink) {
+		err = fmt.Errorf("%w %d (%s): its packets are counted, not decoded", err, uint16(w.linkType(ifIndex)), w.linkType(ifIndex))
+	} else {
+		err = fmt.Errorf("%w (first of its kind here; later ones are only counted)", err)
+	}
+	if p, ok := w.src.(interface{ Position() (string, int) }); ok {
+		file, n := p.Position()
+		err = &sensor.FileError{File: file, Packet: n, Err: err}
+	}
+	w.report(err)
+}
+
+// emitFlow completes a flow record with what only the worker knows and
+// passes it on.
+func (w *Worker) emitFlow(f *event.Flow, ifIndex int) {
+	f.Interface = w.iface(ifIndex)
+	f.Direction = direction(w.internal, f.Source.IP, f.Destination.IP)
+	if w.outErr != nil {
+		return
+	}
+	if err := w.out(f); err != nil {
+		w.outErr = err
+	}
+}
+
+func direction(internal []netip.Prefix, src, dst netip.Addr) string {
+	in := func(a netip.Addr) bool {
+		for _, p := range internal {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	switch s, d := in(src), in(dst); {
+	case s && d:
+		return "internal"
+	case s:
+		return "outbound"
+	case d:
+		return "inbound"
+	}
+	return "external"
+}
+
+func count(s []uint64, i int) []uint64 {
+	for len(s) <= i {
+		s = append(s, 0)
+	}
+	s[i]++
+	return s
+}
+
+// Undecodable lists the interfaces (for a replay: the files) none of whose
+// packets could be decoded because of their link type.
+func (w *Worker) Undecodable() []string {
+	var names []string
+	for i, n := range w.ifBad {
+		if n > 0 && (i >= len(w.ifOK) || w.ifOK[i] == 0) {
+			names = append(names, w.iface(i))
+		}
+	}
+	return names
+}
+
+// Counters returns the worker's counters so far.
+func (w *Worker) Counters() Counters { return w.c }
+
+// FlowStats returns the flow table's counters.
+func (w *Worker) FlowStats() flow.Stats { return w.table.Stats() }
+
+// Summary is the end-of-run metric record: every counter of the run.
+func (w *Worker) Summary(action string) *event.Metric {
+	c, f, s := w.c, w.table.Stats(), w.src.Stats()
+	v := func(name string, x uint64) event.MetricValue { return event.MetricValue{Name: name, Value: x} }
+	return &event.Metric{
+		At: c.Last, Start: c.First, Action: action,
+		Groups: []event.MetricGroup{
+			{Name: "capture", Values: []event.MetricValue{
+				v("packets", c.Packets), v("bytes", c.Bytes), v("kernel_drops", s.KernelDrops),
+				v("files", uint64(s.Files)), v("files_failed", uint64(s.FilesFailed)),
+			}},
+			{Name: "decode", Values: []event.MetricValue{
+				v("ip", c.IP), v("arp", c.ARP), v("other_l3", c.OtherL3), v("errors", c.DecodeErrors()),
+				v("truncated", c.Truncated), v("malformed", c.Malformed), v("unsupported_link", c.UnsupportedLink),
+			}},
+			{Name: "flow", Values: []event.MetricValue{
+				v("created", f.Created), v("records", f.Records), v("interim", f.Interim), v("evicted", f.Evicted),
+				v("fragments_attributed", f.FragAttributed), v("fragments_orphaned", f.FragOrphans),
+			}},
+		},
+	}
+}
