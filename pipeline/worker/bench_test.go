@@ -1,41 +1,23 @@
 package worker
 
 import (
-	"errors"
-	"io"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-
+	"mamori/internal/pcaptest"
 	"mamori/internal/testenv"
 	"mamori/pipeline/decode"
 	"mamori/pipeline/event"
 	"mamori/pipeline/flow"
-	"mamori/sensor"
 )
 
 // BenchmarkDecodeFlow measures decode + flow table per packet on a real
 // capture held in memory (no file reading, no record encoding): ns/op is
 // per packet, and allocs/op must be 0.
 func BenchmarkDecodeFlow(b *testing.B) {
-	src, err := sensor.OpenFiles([]string{testenv.Pcap(b, "smb/zeek_smb2.pcap")})
+	frames, infos, link, err := pcaptest.ReadAll(testenv.Pcap(b, "smb/zeek_smb2.pcap"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	var frames [][]byte
-	var infos []gopacket.CaptureInfo
-	for {
-		data, ci, err := src.ZeroCopyReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			b.Fatal(err)
-		}
-		frames = append(frames, append([]byte(nil), data...))
-		infos = append(infos, ci)
-	}
-	link := src.LinkType(0)
-	src.Close()
 	dec := decode.New()
 	tab, err := flow.New(flow.Config{}, func(*event.Flow, int) {})
 	if err != nil {
