@@ -144,12 +144,28 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return e.path + ": " + e.msg }
 
+// sections lists each section whose package validates its own Config: its
+// Validate errors read "key: reason" and are placed under the section name.
+// Add one line here per section.
+func (c *Config) sections() []section {
+	return []section{
+		{"flow", c.Flow.Validate},
+	}
+}
+
+type section struct {
+	name     string
+	validate func() error
+}
+
 func (c *Config) validate() error {
 	var errs []error
-	if err := c.Flow.Validate(); err != nil {
-		for _, e := range unjoin(err) {
-			key, msg, _ := strings.Cut(e.Error(), ": ")
-			errs = append(errs, &fieldError{"flow." + key, msg})
+	for _, s := range c.sections() {
+		if err := s.validate(); err != nil {
+			for _, e := range unjoin(err) {
+				key, msg, _ := strings.Cut(e.Error(), ": ")
+				errs = append(errs, &fieldError{s.name + "." + key, msg})
+			}
 		}
 	}
 	if ns := c.Sensor.Namespace; ns != "" && !validNamespace(ns) {

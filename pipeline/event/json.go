@@ -200,3 +200,29 @@ func AppendQuoted(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// Array opens an array of objects under key k. Call Item for each element
+// (closing it with End) and EndArray after the last.
+func (w *JSON) Array(k string) {
+	w.key(k)
+	w.B = append(w.B, '[')
+	w.depth++
+	w.first[w.depth] = true
+}
+
+// Item opens the next object element of the innermost array; End closes it.
+func (w *JSON) Item() {
+	if !w.first[w.depth] {
+		w.B = append(w.B, ',')
+	}
+	w.first[w.depth] = false
+	w.B = append(w.B, '{')
+	w.depth++
+	w.first[w.depth] = true
+}
+
+// EndArray closes the innermost array.
+func (w *JSON) EndArray() {
+	w.B = append(w.B, ']')
+	w.depth--
+}

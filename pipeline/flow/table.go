@@ -89,6 +89,7 @@ type Table struct {
 	rec   event.Flow
 	stats Stats
 	idKey [2]uint64
+	hook  Hook
 }
 
 // New builds a Table. emit receives every record. It returns an error when
@@ -187,6 +188,9 @@ func (t *Table) Packet(p *decode.Packet, ts int64, wireLen int, ifIndex int) {
 		t.unlink(slot)
 		s.class = c
 		t.link(slot, ts)
+	}
+	if t.hook != nil {
+		t.hook.Packet(slot, d, p, ts)
 	}
 }
 
@@ -340,6 +344,9 @@ func (t *Table) evictOldest() {
 // finish writes a flow's final record and frees its slot. The slot must
 // already be unlinked from its queue.
 func (t *Table) finish(slot int, reason event.EndReason) {
+	if t.hook != nil {
+		t.hook.End(slot, t.slab.at(slot).last, reason)
+	}
 	t.write(slot, true, reason)
 	s := t.slab.at(slot)
 	t.ix.remove(&s.key, slot)

@@ -1,0 +1,62 @@
+package flow
+
+import (
+	"net/netip"
+
+	"mamori/pipeline/decode"
+	"mamori/pipeline/event"
+)
+
+// Hook sees every packet accounted to a flow and the end of every flow. The
+// protocol layer (pipeline/proto/dispatch) implements it to run parsers.
+// Slots identify flows while they live: a slot is reused only after End.
+type Hook interface {
+	// Packet is called after the table has accounted p to the flow in slot;
+	// d is its direction. p and its payload are valid only during the call.
+	// Non-first IP fragments are not passed.
+	Packet(slot int, d Dir, p *decode.Packet, ts int64)
+	// End is called when the flow in slot ends (final record, reason why),
+	// before its flow record is written and its slot reused.
+	End(slot int, ts int64, reason event.EndReason)
+}
+
+// SetHook installs h; nil removes it.
+func (t *Table) SetHook(h Hook) { t.hook = h }
+
+// Info describes a live flow to the protocol layer.
+type Info struct {
+	Key     Key
+	IfIndex int // capture interface of the flow's first packet
+	// Conn has FlowID, CommunityID, Source (the originator), Destination,
+	// Transport and VLAN filled in; Direction and Interface are left to the
+	// worker, which knows the site's networks and interface names.
+	Conn event.Conn
+}
+
+// Info returns the description of the flow in slot, which must be live (as
+// it is during a Hook call). It computes the Community ID: call it once per
+// flow, not per packet.
+func (t *Table) Info(slot int) Info {
+	s := t.slab.at(slot)
+	in := Info{Key: s.key, IfIndex: int(s.ifIndex)}
+	in.Conn = event.Conn{
+		FlowID:      t.flowID(s),
+		CommunityID: CommunityID(t.cfg.CommunityIDSeed, &s.key, s.origIsB),
+		Transport:   s.key.Proto,
+		VLAN:        s.key.VLAN,
+	}
+	a := netip.AddrPortFrom(s.key.Addr(false), s.key.PortA)
+	b := netip.AddrPortFrom(s.key.Addr(true), s.key.PortB)
+	if !hasPorts(s.key.Proto) {
+		a, b = netip.AddrPortFrom(a.Addr(), 0), netip.AddrPortFrom(b.Addr(), 0)
+	}
+	if s.origIsB {
+		a, b = b, a
+	}
+	in.Conn.Source, in.Conn.Destination = a, b
+	return in
+}
+
+// ServerPort is the responder's port of a flow key whose originator is
+// known: the port hint parsers match on.
+func (in *Info) ServerPort() uint16 { return in.Conn.Destination.Port() }
