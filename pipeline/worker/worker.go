@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
 	"mamori/pipeline/decode"
@@ -25,6 +26,10 @@ type Config struct {
 	// DeterministicIDs makes flow.id depend only on the flow, so that two
 	// runs over the same packets agree (replays, goldens).
 	DeterministicIDs bool
+	// Tap, when set, sees every packet read from the source before it is
+	// decoded (the pcap store's feed). data is valid only during the call;
+	// link is the packet's link type.
+	Tap func(data []byte, ci gopacket.CaptureInfo, link layers.LinkType)
 }
 
 // DefaultInternal is used when Config.Internal is empty.
@@ -74,6 +79,7 @@ type Worker struct {
 	ifBad    []uint64 // packets of an unsupported link type, by interface
 	report   func(error)
 	outErr   error
+	tap      func([]byte, gopacket.CaptureInfo, layers.LinkType)
 }
 
 type reportKey struct {
@@ -83,7 +89,7 @@ type reportKey struct {
 
 // New builds a Worker reading src and writing records to out.
 func New(cfg Config, src sensor.Source, out Output) (*Worker, error) {
-	w := &Worker{src: src, out: out, dec: decode.New(), internal: cfg.Internal, reported: map[reportKey]bool{}}
+	w := &Worker{src: src, out: out, dec: decode.New(), internal: cfg.Internal, reported: map[reportKey]bool{}, tap: cfg.Tap}
 	if len(w.internal) == 0 {
 		w.internal = DefaultInternal
 	}
@@ -124,6 +130,9 @@ func (w *Worker) Run(ctx context.Context, report func(error), progress func(*Cou
 				continue // that input is dropped; the others go on
 			}
 			break // a live source that failed: stop and flush
+		}
+		if w.tap != nil {
+			w.tap(data, ci, w.linkType(ci.InterfaceIndex))
 		}
 		w.packet(data, ci.Timestamp, ci.Length, ci.InterfaceIndex)
 		if w.c.Packets&0xffff == 0 {
