@@ -91,3 +91,13 @@ func PortHint(f *flow.Info, ports ...uint16) bool {
 // IsTCP and IsUDP report the flow's transport.
 func IsTCP(f *flow.Info) bool { return f.Key.Proto == 6 }
 func IsUDP(f *flow.Info) bool { return f.Key.Proto == 17 }
+
+// Limiter is implemented by parsers that need a different share of each TCP
+// direction than the dispatcher's default (the first 64 KiB): SMB2, DICOM
+// and HL7 sessions carry their interesting messages all through a long
+// connection. StreamLimit returns the bytes per direction the session wants
+// delivered; 0 means the whole flow. Such parsers must stream: skip bulk
+// data (file contents, pixel data) without buffering it.
+type Limiter interface {
+	StreamLimit() int
+}
