@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"mamori/pipeline/flow"
+	"mamori/pipeline/proto/all"
 )
 
 //go:embed default.yaml
@@ -28,6 +29,9 @@ type Config struct {
 	Sensor   Sensor      `yaml:"sensor"`
 	Networks Networks    `yaml:"networks"`
 	Flow     flow.Config `yaml:"flow"`
+	// Protocols configures the application-protocol parsers and the TCP
+	// reassembly that feeds them.
+	Protocols all.Config `yaml:"protocols"`
 
 	// File is where the configuration came from ("(embedded defaults)"
 	// when none was given).
@@ -150,6 +154,7 @@ func (e *fieldError) Error() string { return e.path + ": " + e.msg }
 func (c *Config) sections() []section {
 	return []section{
 		{"flow", c.Flow.Validate},
+		{"protocols", c.Protocols.Validate},
 	}
 }
 

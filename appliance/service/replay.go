@@ -13,6 +13,7 @@ import (
 	"mamori/appliance/config"
 	"mamori/pipeline/event"
 	"mamori/pipeline/output/ndjson"
+	"mamori/pipeline/proto/all"
 	"mamori/pipeline/worker"
 	"mamori/sensor"
 )
@@ -75,7 +76,12 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	obs := observer(cfg)
 	sink := ndjson.New(out, path, obs)
 
-	w, err := worker.New(worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal, DeterministicIDs: true}, src, sink.Write)
+	parsers, err := all.Parsers(cfg.Protocols)
+	if err != nil {
+		return res, fmt.Errorf("protocols: %w", err)
+	}
+	w, err := worker.New(worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal, DeterministicIDs: true,
+		Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, src, sink.Write)
 	if err != nil {
 		sink.Close()
 		return res, fmt.Errorf("%s: %w", cfg.File, err)

@@ -48,8 +48,10 @@ type Session interface {
 	End(ts time.Time, why event.EndReason)
 }
 
-// Emit hands a finished record to the worker. It never blocks. The record
-// is written out before Emit returns, so the session may reuse it after.
+// Emit hands a finished record to the worker. It never blocks. The worker
+// and later stages may keep the record: a session must not change a record
+// after emitting it (emit a new one each time; records are per transaction,
+// not per packet, so the allocation is cheap).
 type Emit func(event.Record)
 
 // ErrMalformed is wrapped by every error that means the bytes are not the

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -14,6 +16,8 @@ import (
 	"mamori/pipeline/decode"
 	"mamori/pipeline/event"
 	"mamori/pipeline/flow"
+	"mamori/pipeline/proto"
+	"mamori/pipeline/proto/dispatch"
 	"mamori/sensor"
 )
 
@@ -30,6 +34,11 @@ type Config struct {
 	// decoded (the pcap store's feed). data is valid only during the call;
 	// link is the packet's link type.
 	Tap func(data []byte, ci gopacket.CaptureInfo, link layers.LinkType)
+	// Parsers are the application-protocol parsers, in match order
+	// (pipeline/proto/all builds them); none means flows only.
+	Parsers []proto.Parser
+	// Reassembly bounds the TCP reassembly that feeds the parsers.
+	Reassembly dispatch.Config
 }
 
 // DefaultInternal is used when Config.Internal is empty.
@@ -68,6 +77,7 @@ type Worker struct {
 	out   Output
 	dec   *decode.Decoder
 	table *flow.Table
+	apps  *dispatch.Dispatcher // nil without parsers
 	pkt   decode.Packet
 	c     Counters
 
@@ -101,6 +111,14 @@ func New(cfg Config, src sensor.Source, out Output) (*Worker, error) {
 		t.SetDeterministicIDs()
 	}
 	w.table = t
+	if len(cfg.Parsers) > 0 {
+		d, err := dispatch.New(cfg.Reassembly, cfg.Parsers, t, w.emitRecord, w.decorate)
+		if err != nil {
+			return nil, fmt.Errorf("reassembly: %w", err)
+		}
+		w.apps = d
+		t.SetHook(d)
+	}
 	return w, nil
 }
 
@@ -248,6 +266,31 @@ func (w *Worker) emitFlow(f *event.Flow, ifIndex int) {
 	}
 }
 
+// decorate completes a flow's description for protocol records.
+func (w *Worker) decorate(in *flow.Info) {
+	in.Conn.Interface = w.iface(in.IfIndex)
+	in.Conn.Direction = direction(w.internal, in.Conn.Source.Addr(), in.Conn.Destination.Addr())
+}
+
+// emitRecord passes a protocol record on.
+func (w *Worker) emitRecord(r event.Record) {
+	if w.outErr != nil {
+		return
+	}
+	if err := w.out(r); err != nil {
+		w.outErr = err
+	}
+}
+
+// ProtoCounters returns the protocol layer's counters; ok is false when the
+// worker runs no parsers.
+func (w *Worker) ProtoCounters() (c dispatch.Counters, ok bool) {
+	if w.apps == nil {
+		return c, false
+	}
+	return w.apps.Counters(), true
+}
+
 func direction(internal []netip.Prefix, src, dst netip.Addr) string {
 	in := func(a netip.Addr) bool {
 		for _, p := range internal {
@@ -298,7 +341,7 @@ func (w *Worker) FlowStats() flow.Stats { return w.table.Stats() }
 func (w *Worker) Summary(action string) *event.Metric {
 	c, f, s := w.c, w.table.Stats(), w.src.Stats()
 	v := func(name string, x uint64) event.MetricValue { return event.MetricValue{Name: name, Value: x} }
-	return &event.Metric{
+	m := &event.Metric{
 		At: c.Last, Start: c.First, Action: action,
 		Groups: []event.MetricGroup{
 			{Name: "capture", Values: []event.MetricValue{
@@ -315,4 +358,51 @@ func (w *Worker) Summary(action string) *event.Metric {
 			}},
 		},
 	}
+	if w.apps != nil {
+		m.Groups = append(m.Groups, protoGroups(w.apps)...)
+	}
+	return m
+}
+
+// protoGroups are the protocol layer's metric groups: reassembly, and per
+// parser sessions, records and malformed messages by reason.
+func protoGroups(d *dispatch.Dispatcher) []event.MetricGroup {
+	c := d.Counters()
+	v := func(name string, x uint64) event.MetricValue { return event.MetricValue{Name: name, Value: x} }
+	re := event.MetricGroup{Name: "reassembly", Values: []event.MetricValue{
+		v("bytes", c.Bytes), v("overlap_bytes", c.Overlap), v("gaps", c.Gaps), v("gap_bytes", c.GapBytes),
+		v("buffered_bytes", c.Buffered), v("buffered_peak_bytes", c.BufferedHi), v("overflows", c.Overflows),
+		v("unmatched_flows", c.Unmatched), v("parser_panics", c.Panics),
+	}}
+	pg := event.MetricGroup{Name: "proto"}
+	for i, p := range d.Parsers() {
+		pg.Values = append(pg.Values, v(p.Name()+"_sessions", c.Sessions[i]), v(p.Name()+"_records", c.Records[i]))
+	}
+	groups := []event.MetricGroup{re, pg}
+	if len(c.Malformed) > 0 {
+		mg := event.MetricGroup{Name: "malformed"}
+		keys := make([]dispatch.MalformedKey, 0, len(c.Malformed))
+		for k := range c.Malformed {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, func(a, b dispatch.MalformedKey) int {
+			return strings.Compare(a.Parser+"\x00"+a.Reason, b.Parser+"\x00"+b.Reason)
+		})
+		for _, k := range keys {
+			mg.Values = append(mg.Values, v(k.Parser+"_"+metricName(k.Reason), c.Malformed[k]))
+		}
+		groups = append(groups, mg)
+	}
+	return groups
+}
+
+// metricName turns a reason such as "bad header length" into a field name.
+func metricName(s string) string {
+	b := []byte(strings.ToLower(s))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
