@@ -28,7 +28,7 @@ func (p *tape) Match(_ *flow.Info, _ flow.Dir, first []byte) bool {
 	return bytes.HasPrefix(first, []byte(p.prefix))
 }
 func (p *tape) NewSession(*flow.Info, proto.Emit) proto.Session { return (*tapeSession)(p) }
-func (p *tape) StreamLimit() int                                  { return p.limit }
+func (p *tape) StreamLimit() int                                { return p.limit }
 
 type tapeSession tape
 
