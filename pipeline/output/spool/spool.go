@@ -101,8 +101,8 @@ type Spool struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change readers wait for
-	q       []*block // the queue: whole records in fixed-size blocks
-	free    []*block // blocks to reuse
+	q       []*block      // the queue: whole records in fixed-size blocks
+	free    []*block      // blocks to reuse
 	qDocs   int64
 	qBytes  int64
 	segs    []*segment // by seq
