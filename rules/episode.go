@@ -1,0 +1,124 @@
+package rules
+
+import (
+	"slices"
+	"time"
+
+	"mamori/pipeline/event"
+)
+
+// Episodes tracks one rule's open alert episodes by key, bounded. An
+// episode opens when the rule first raises for a key, stays open while
+// evidence keeps coming, and closes after Quiet without any (Expire). A
+// closed key that fires again starts a new episode, hence a new alert id.
+//
+// Re-raising is rate-limited by Due: an update goes out when the count of
+// evidence has doubled since the last raise or the severity has risen, so
+// that one episode never floods.
+type Episodes[K comparable] struct {
+	Quiet time.Duration
+	Max   int
+	m     map[K]*Episode
+	// Evicted counts episodes dropped because Max was reached (the oldest
+	// goes first).
+	Evicted uint64
+}
+
+// Episode is one open episode.
+type Episode struct {
+	Alert event.Alert // as last raised (or being built)
+	// Raised is the evidence count at the last raise; 0 before the first.
+	Raised   uint64
+	Severity int // severity at the last raise
+	Last     time.Time
+}
+
+// NewEpisodes returns a tracker closing episodes after quiet and holding at
+// most max.
+func NewEpisodes[K comparable](quiet time.Duration, max int) *Episodes[K] {
+	return &Episodes[K]{Quiet: quiet, Max: max, m: make(map[K]*Episode)}
+}
+
+// Get returns the open episode for k, or nil.
+func (e *Episodes[K]) Get(k K) *Episode { return e.m[k] }
+
+// Len is the number of open episodes.
+func (e *Episodes[K]) Len() int { return len(e.m) }
+
+// Open returns the episode for k, creating it (with a as its alert) when
+// none is open.
+func (e *Episodes[K]) Open(k K, a event.Alert) (ep *Episode, created bool) {
+	if ep := e.m[k]; ep != nil {
+		return ep, false
+	}
+	if e.Max > 0 && len(e.m) >= e.Max {
+		var oldK K
+		var old *Episode
+		for k2, v := range e.m {
+			if old == nil || v.Last.Before(old.Last) {
+				oldK, old = k2, v
+			}
+		}
+		delete(e.m, oldK)
+		e.Evicted++
+	}
+	ep = &Episode{Alert: a, Last: a.Last}
+	e.m[k] = ep
+	return ep, true
+}
+
+// Due reports whether an episode with count pieces of evidence at severity
+// sev should be (re-)raised now.
+func (ep *Episode) Due(count uint64, sev int) bool {
+	return ep.Raised == 0 || count >= 2*ep.Raised || sev > ep.Severity
+}
+
+// Raise sends the episode's alert, recording count and severity; the
+// first raise is update 0.
+func (ep *Episode) Raise(raise Raise, count uint64) {
+	if ep.Raised > 0 {
+		ep.Alert.Update++
+	}
+	ep.Raised = max(count, 1)
+	ep.Severity = ep.Alert.Severity
+	raise(Clone(ep.Alert))
+}
+
+// Clone copies an alert with its own slices, so that the receiver of a
+// raise may keep it while the rule goes on updating the episode.
+func Clone(a event.Alert) event.Alert {
+	a.Threat.Techniques = slices.Clone(a.Threat.Techniques)
+	a.Threat.Tactics = slices.Clone(a.Threat.Tactics)
+	a.Related = slices.Clone(a.Related)
+	a.RelatedHosts = slices.Clone(a.RelatedHosts)
+	a.RelatedUsers = slices.Clone(a.RelatedUsers)
+	e := &a.Evidence
+	e.Targets = slices.Clone(e.Targets)
+	e.Ports = slices.Clone(e.Ports)
+	e.FlowIDs = slices.Clone(e.FlowIDs)
+	e.CommunityIDs = slices.Clone(e.CommunityIDs)
+	e.Facts = slices.Clone(e.Facts)
+	return a
+}
+
+// Touch records evidence at t.
+func (ep *Episode) Touch(t time.Time) {
+	if t.After(ep.Last) {
+		ep.Last = t
+	}
+	if t.After(ep.Alert.Last) {
+		ep.Alert.Last = t
+	}
+	if t.After(ep.Alert.At) {
+		ep.Alert.At = t
+	}
+}
+
+// Expire closes the episodes quiet since before now-Quiet.
+func (e *Episodes[K]) Expire(now time.Time) {
+	for k, ep := range e.m {
+		if now.Sub(ep.Last) > e.Quiet {
+			delete(e.m, k)
+		}
+	}
+}

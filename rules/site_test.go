@@ -1,0 +1,270 @@
+package rules
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testSite = `
+timezone: Asia/Tokyo
+night: {start: "22:00", end: "06:00"}
+networks:
+  internal: [10.0.0.0/8]
+segments:
+  - name: his
+    cidrs: [10.10.0.0/16]
+  - name: servers
+    cidrs: [10.10.0.0/24]
+  - name: department
+    cidrs: [10.20.0.0/16]
+servers:
+  domain_controller: [10.10.0.10, 10.10.0.11]
+  backup: 10.10.0.50
+  jump_host: [10.10.9.5]
+admins: [10.10.5.0/28, jump_host]
+allowed_external:
+  - from: 10.10.0.30
+    to: [update.example.com, 203.0.113.0/24]
+    ports: [443, "8000-8100"]
+    proto: tcp
+    note: antivirus updates
+maintenance:
+  - vendor: ct-vendor
+    external: [198.51.100.7, remote.vendor.example]
+    via: 10.10.9.5
+    reach: [10.20.3.0/24]
+    windows:
+      - days: [tue, thu]
+        start: "13:00"
+        end: "17:00"
+      - days: [sat]
+        start: "22:00"
+        end: "02:00"
+segment_policy:
+  allow:
+    - from: department
+      to: his
+      ports: [443]
+      proto: tcp
+`
+
+func mustSite(t *testing.T, y string) Site {
+	t.Helper()
+	s, err := ParseSite("site.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var tokyo = time.FixedZone("JST", 9*3600)
+
+func jst(s string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", s, tokyo)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestSiteLookups(t *testing.T) {
+	s := mustSite(t, testSite)
+	a := netip.MustParseAddr
+	for _, tc := range []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"segment most specific", s.Segment(a("10.10.0.10")), "servers"},
+		{"segment", s.Segment(a("10.10.3.4")), "his"},
+		{"no segment", s.Segment(a("10.99.0.1")), ""},
+		{"role", s.Role(a("10.10.0.11")), "domain_controller"},
+		{"role scalar", s.Role(a("10.10.0.50")), "backup"},
+		{"admin prefix", s.IsAdmin(a("10.10.5.3")), true},
+		{"admin via role", s.IsAdmin(a("10.10.9.5")), true},
+		{"not admin", s.IsAdmin(a("10.10.5.30")), false},
+		{"jump", s.IsJumpHost(a("10.10.9.5")), true},
+		{"infra", s.IsInfrastructure(a("10.10.0.10")), true},
+		{"manager", s.IsManager(a("10.10.0.50")), true},
+		{"internal", s.IsInternal(a("10.1.2.3")), true},
+		{"external", s.IsExternal(a("8.8.8.8")), true},
+		{"multicast not external", s.IsExternal(a("224.0.0.251")), false},
+		{"mapped internal", s.IsInternal(a("::ffff:10.1.2.3")), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Errorf("got %v, want %v", tc.got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSiteAllowed(t *testing.T) {
+	s := mustSite(t, testSite)
+	a := netip.MustParseAddr
+	for _, tc := range []struct {
+		name  string
+		in    string
+		out   string
+		names []string
+		port  uint16
+		proto uint8
+		want  bool
+	}{
+		{"by prefix", "10.10.0.30", "203.0.113.9", nil, 443, 6, true},
+		{"by name", "10.10.0.30", "192.0.2.1", []string{"update.example.com"}, 443, 6, true},
+		{"by subdomain", "10.10.0.30", "192.0.2.1", []string{"eu.update.example.com."}, 8050, 6, true},
+		{"port range end", "10.10.0.30", "203.0.113.9", nil, 8100, 6, true},
+		{"wrong port", "10.10.0.30", "203.0.113.9", nil, 80, 6, false},
+		{"wrong proto", "10.10.0.30", "203.0.113.9", nil, 443, 17, false},
+		{"other host", "10.10.0.31", "203.0.113.9", nil, 443, 6, false},
+		{"lookalike name", "10.10.0.30", "192.0.2.1", []string{"evilupdate.example.com"}, 443, 6, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, got := s.Allowed(a(tc.in), a(tc.out), tc.names, tc.port, tc.proto); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNightAcrossMidnight checks night hours in Asia/Tokyo on both sides
+// of midnight, from UTC packet times.
+func TestNightAcrossMidnight(t *testing.T) {
+	s := mustSite(t, testSite)
+	for _, tc := range []struct {
+		utc  string
+		want bool
+	}{
+		{"2026-04-01T12:59:00Z", false}, // 21:59 JST
+		{"2026-04-01T13:00:00Z", true},  // 22:00 JST
+		{"2026-04-01T15:00:00Z", true},  // 00:00 JST next day
+		{"2026-04-01T20:59:59Z", true},  // 05:59 JST
+		{"2026-04-01T21:00:00Z", false}, // 06:00 JST
+		{"2026-04-01T03:00:00Z", false}, // noon JST
+	} {
+		t.Run(tc.utc, func(t *testing.T) {
+			at, _ := time.Parse(time.RFC3339, tc.utc)
+			if got := s.IsNight(at); got != tc.want {
+				t.Errorf("IsNight(%s) = %v, want %v", at.In(s.Location()), got, tc.want)
+			}
+		})
+	}
+	day := mustSite(t, "night: {start: \"08:00\", end: \"18:00\"}\n")
+	if !day.IsNight(jst("2026-04-01 09:00")) || day.IsNight(jst("2026-04-01 19:00")) {
+		t.Error("a span that does not cross midnight")
+	}
+}
+
+func TestMaintenanceWindows(t *testing.T) {
+	s := mustSite(t, testSite)
+	v := s.Vendors()[0]
+	// 2026-04-07 is a Tuesday.
+	for _, tc := range []struct {
+		at   string
+		want bool
+	}{
+		{"2026-04-07 13:00", true},
+		{"2026-04-07 16:59", true},
+		{"2026-04-07 17:00", false},
+		{"2026-04-07 12:59", false},
+		{"2026-04-08 14:00", false}, // wednesday
+		{"2026-04-09 14:00", true},  // thursday
+		{"2026-04-11 23:30", true},  // saturday night window
+		{"2026-04-12 01:59", true},  // … into sunday
+		{"2026-04-12 02:00", false},
+		{"2026-04-12 23:30", false}, // sunday night: not a window start
+		{"2026-04-06 01:00", false}, // monday early: no window the day before
+	} {
+		t.Run(tc.at, func(t *testing.T) {
+			if got := v.InWindow(jst(tc.at).UTC(), s.Location()); got != tc.want {
+				t.Errorf("InWindow = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := v.WindowText(); got != "tue,thu 13:00–17:00; sat 22:00–02:00" {
+		t.Errorf("WindowText = %q", got)
+	}
+	if !v.IsExternal(netip.MustParseAddr("192.0.2.200"), []string{"remote.vendor.example"}) || !v.IsVia(netip.MustParseAddr("10.10.9.5")) || !v.MayReach(netip.MustParseAddr("10.20.3.40")) || v.MayReach(netip.MustParseAddr("10.20.4.40")) {
+		t.Error("vendor lookups")
+	}
+}
+
+func TestSegmentPolicy(t *testing.T) {
+	s := mustSite(t, testSite)
+	for _, tc := range []struct {
+		name     string
+		from, to string
+		port     uint16
+		proto    uint8
+		want     bool
+	}{
+		{"allowed", "department", "his", 443, 6, true},
+		{"wrong port", "department", "his", 445, 6, false},
+		{"reverse not allowed", "his", "department", 443, 6, false},
+		{"same segment", "his", "his", 445, 6, true},
+		{"unsegmented", "", "his", 445, 6, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.SegmentAllowed(tc.from, tc.to, tc.port, tc.proto); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+	empty := mustSite(t, "")
+	if !s.HasSegmentPolicy() || empty.HasSegmentPolicy() {
+		t.Error("HasSegmentPolicy")
+	}
+}
+
+// TestSiteErrors checks that every problem names the file, the line and
+// the key path.
+func TestSiteErrors(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"bad timezone":      {"timezone: Mars/Olympus\n", `site.yaml:1: timezone: "Mars/Olympus" is not a time zone`},
+		"bad night":         {"night:\n  start: \"25:00\"\n", `site.yaml:2: night.start: "25:00" is not a time of day`},
+		"bad cidr":          {"segments:\n  - name: his\n    cidrs:\n      - 10.0.0.0/33\n", `site.yaml:4: segments.0.cidrs.0:`},
+		"duplicate segment": {"segments:\n  - {name: a, cidrs: [10.0.0.0/8]}\n  - {name: a, cidrs: [11.0.0.0/8]}\n", `site.yaml:3: segments.1.name: segment "a" is defined twice`},
+		"unknown role":      {"servers:\n  dc: [10.0.0.1]\n", `site.yaml:2: servers.dc: unknown role "dc"`},
+		"bad admin":         {"admins:\n  - 10.0.0.1\n  - nurses\n", `site.yaml:3: admins.1: "nurses" is not an address`},
+		"bad day":           {"maintenance:\n  - vendor: v\n    via: 10.0.0.1\n    windows:\n      - days: [tue, funday]\n        start: \"13:00\"\n        end: \"17:00\"\n", `site.yaml:5: maintenance.0.windows.0.days.1: "funday" is not a day`},
+		"bad window end":    {"maintenance:\n  - vendor: v\n    via: 10.0.0.1\n    windows:\n      - days: daily\n        start: \"13:00\"\n        end: 5pm\n", `site.yaml:7: maintenance.0.windows.0.end:`},
+		"bad port":          {"allowed_external:\n  - to: [example.com]\n    ports: [443, 70000]\n", `site.yaml:3: allowed_external.0.ports.1: "70000" is not a port`},
+		"bad proto":         {"allowed_external:\n  - to: example.com\n    proto: sctpx\n", `site.yaml:3: allowed_external.0.proto:`},
+		"unknown policy seg": {"segments:\n  - {name: his, cidrs: [10.0.0.0/8]}\nsegment_policy:\n  allow:\n    - from: his\n      to: [pacs]\n", `site.yaml:6: segment_policy.allow.0.to.0: unknown segment "pacs"`},
+		"unknown key":       {"nigth: {start: \"22:00\"}\n", `site.yaml:1: field nigth not found`},
+		"wrong shape":       {"admins: {a: b}\n", `site.yaml:1: want a value or a list`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseSite("site.yaml", []byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v\nwant an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadSiteExample(t *testing.T) {
+	path := filepath.Join("..", "examples", "hospital-500.yaml")
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("examples/hospital-500.yaml not written yet")
+	}
+	// The example is a whole mamori configuration; appliance/config loads
+	// it (see its tests). Here only the site keys must be valid.
+}
+
+func TestFill(t *testing.T) {
+	if got := Fill("{a} to {b}, {c}", "a", "x", "b", "y"); got != "x to y, {c}" {
+		t.Errorf("Fill = %q", got)
+	}
+	if got := SpanJA(3*time.Hour + 5*time.Minute); got != "3時間5分" {
+		t.Errorf("SpanJA = %q", got)
+	}
+	if got := SpanJA(45 * time.Second); got != "45秒" {
+		t.Errorf("SpanJA = %q", got)
+	}
+}
