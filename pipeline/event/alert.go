@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Alert is an event.kind "alert" record: one detection episode, raised by a
@@ -128,17 +129,19 @@ func (a *Alert) Time() time.Time { return a.At }
 // SHA-256 over the rule id, the episode key and the first evidence time, in
 // hex. Every update of an episode has the same id; replays agree.
 func (a *Alert) AlertID() string {
-	h := sha256.New()
-	h.Write([]byte(a.Rule.ID))
-	h.Write([]byte{0})
-	h.Write([]byte(a.Key))
-	h.Write([]byte{0})
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(a.First.UnixNano()))
-	h.Write(b[:])
-	var sum [32]byte
-	h.Sum(sum[:0])
-	return hex.EncodeToString(sum[:16])
+	var buf [32]byte
+	return string(a.appendID(buf[:0]))
+}
+
+func (a *Alert) appendID(dst []byte) []byte {
+	var scratch [256]byte
+	b := append(scratch[:0], a.Rule.ID...)
+	b = append(b, 0)
+	b = append(b, a.Key...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint64(b, uint64(a.First.UnixNano()))
+	sum := sha256.Sum256(b)
+	return hex.AppendEncode(dst, sum[:16])
 }
 
 // SeverityName is the word for an event.severity value.
@@ -155,12 +158,21 @@ func SeverityName(s int) string {
 }
 
 // Command is the mamori command line that retrieves the packets.
-func (q PcapQuery) Command() string {
+func (q PcapQuery) Command() string { return string(q.appendCommand(nil)) }
+
+func (q PcapQuery) appendCommand(b []byte) []byte {
 	if q.Filter == "" {
-		return ""
+		return b
 	}
 	const layout = "2006-01-02T15:04:05Z"
-	return "mamori pcap query --from " + q.From.UTC().Format(layout) + " --to " + q.To.UTC().Add(time.Second-1).Truncate(time.Second).Format(layout) + " '" + q.Filter + "'"
+	b = append(b, "mamori pcap query --from "...)
+	b = q.From.UTC().AppendFormat(b, layout)
+	b = append(b, " --to "...)
+	// Round the end up to the second so the last packet is included.
+	b = q.To.UTC().Add(time.Second-1).Truncate(time.Second).AppendFormat(b, layout)
+	b = append(b, " '"...)
+	b = append(b, q.Filter...)
+	return append(b, '\'')
 }
 
 // AppendJSON implements Record.
@@ -173,7 +185,12 @@ func (a *Alert) AppendJSON(dst []byte, o *Observer) []byte {
 	w.String("kind", "alert")
 	w.Strings("category", "intrusion_detection", "network")
 	w.Strings("type", "indicator")
-	w.String("id", a.AlertID())
+	w.key("id")
+	idAt := len(w.B)
+	w.B = append(w.B, '"')
+	w.B = a.appendID(w.B)
+	w.B = append(w.B, '"')
+	idLen := len(w.B) - idAt // the quoted id, written again under mamori.alert.id
 	w.StringIf("action", a.Action)
 	w.String("dataset", a.Dataset())
 	w.String("module", "mamori")
@@ -227,7 +244,8 @@ func (a *Alert) AppendJSON(dst []byte, o *Observer) []byte {
 
 	w.Object("mamori")
 	w.Object("alert")
-	w.String("id", a.AlertID())
+	w.key("id")
+	w.B = append(w.B, w.B[idAt:idAt+idLen]...)
 	w.String("key", a.Key)
 	w.Int("update", int64(a.Update))
 	w.String("severity", SeverityName(a.Severity))
@@ -238,7 +256,9 @@ func (a *Alert) AppendJSON(dst []byte, o *Observer) []byte {
 		w.String("query", a.Pcap.Filter)
 		w.Time("from", a.Pcap.From)
 		w.Time("to", a.Pcap.To)
-		w.String("command", a.Pcap.Command())
+		w.key("command")
+		var scratch [512]byte
+		w.B = AppendQuoted(w.B, unsafeString(a.Pcap.appendCommand(scratch[:0])))
 		w.End()
 	}
 	w.End()
@@ -400,3 +420,7 @@ next:
 	}
 	w.B = append(w.B, ']')
 }
+
+// unsafeString views b as a string for the duration of a call that does
+// not keep it.
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -111,9 +111,7 @@ func TestAlertAllocs(t *testing.T) {
 	o := &Observer{Hostname: "h"}
 	buf := make([]byte, 0, 8192)
 	allocs := testing.AllocsPerRun(100, func() { buf = a.AppendJSON(buf[:0], o) })
-	// AlertID hashes and hex-encodes (two small allocations, twice);
-	// everything else writes into buf.
-	if allocs > 6 {
+	if allocs > 0 && !raceEnabled {
 		t.Errorf("%v allocations per alert", allocs)
 	}
 }
