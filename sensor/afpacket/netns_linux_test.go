@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -74,7 +75,24 @@ func newTestNet(t testing.TB, mtu int) *testNet {
 			t.Fatal(err)
 		}
 	}
+	n.waitUp(t)
 	return n
+}
+
+// waitUp waits until both ends are operationally up: the kernel's link
+// watch switches a link's queueing back on asynchronously, and frames sent
+// before that are dropped.
+func (n *testNet) waitUp(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, name := range []string{n.Send, n.Capture} {
+		for n.link(t, name).Attrs().OperState != netlink.OperUp {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is not up after 5s", name)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 }
 
 // Do runs f on a thread inside the namespace: sockets it creates belong to

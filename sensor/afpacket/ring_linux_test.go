@@ -343,7 +343,7 @@ func TestLinkDownUp(t *testing.T) {
 	if err := h.LinkSetUp(c); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	n.waitUp(t)
 	for i := range 10 {
 		s.send(t, frame(100+i))
 	}
