@@ -14,6 +14,8 @@ var techniques = map[string]string{
 	"T1021.002": "SMB/Windows Admin Shares",
 	"T1046":     "Network Service Discovery",
 	"T1048":     "Exfiltration Over Alternative Protocol",
+	"T1053":     "Scheduled Task/Job",
+	"T1053.005": "Scheduled Task",
 	"T1071":     "Application Layer Protocol",
 	"T1071.001": "Web Protocols",
 	"T1071.004": "DNS",

@@ -31,6 +31,9 @@ type Episode struct {
 	Raised   uint64
 	Severity int // severity at the last raise
 	Last     time.Time
+	// Pending is the evidence count seen so far; when it exceeds Raised at
+	// the episode's end, Expire offers a final update.
+	Pending uint64
 }
 
 // NewEpisodes returns a tracker closing episodes after quiet and holding at
@@ -70,7 +73,7 @@ func (e *Episodes[K]) Open(k K, a event.Alert) (ep *Episode, created bool) {
 // Due reports whether an episode with count pieces of evidence at severity
 // sev should be (re-)raised now.
 func (ep *Episode) Due(count uint64, sev int) bool {
-	return ep.Raised == 0 || count >= 2*ep.Raised || sev > ep.Severity
+	return ep.Raised == 0 || count >= 2*ep.Raised || clampSeverity(sev) > ep.Severity
 }
 
 // Raise sends the episode's alert, recording count and severity; the
@@ -114,10 +117,15 @@ func (ep *Episode) Touch(t time.Time) {
 	}
 }
 
-// Expire closes the episodes quiet since before now-Quiet.
-func (e *Episodes[K]) Expire(now time.Time) {
+// Expire closes the episodes quiet since before now-Quiet. For each that
+// grew since its last raise (Pending > Raised) it first calls final, which
+// may raise the episode's last update; final may be nil.
+func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
 	for k, ep := range e.m {
 		if now.Sub(ep.Last) > e.Quiet {
+			if final != nil && ep.Raised > 0 && ep.Pending > ep.Raised {
+				final(k, ep)
+			}
 			delete(e.m, k)
 		}
 	}

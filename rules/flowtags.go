@@ -1,0 +1,102 @@
+package rules
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"mamori/pipeline/event"
+)
+
+// FlowTag is what protocol records said about a flow before its flow
+// record arrived: the application protocol and one detail (an RDP cookie,
+// a server name).
+type FlowTag struct {
+	Protocol string
+	Detail   string
+}
+
+// FlowTags remembers protocol facts by flow id until the flow's record
+// comes, bounded: past Max the oldest tag is forgotten (counted in
+// Evicted).
+type FlowTags struct {
+	m       map[event.FlowID]FlowTag
+	ring    []event.FlowID
+	next    int
+	Evicted uint64
+}
+
+// NewFlowTags returns a tag table for at most max flows.
+func NewFlowTags(max int) *FlowTags {
+	return &FlowTags{m: make(map[event.FlowID]FlowTag, max), ring: make([]event.FlowID, max)}
+}
+
+// Put tags flow id (a later tag for the same flow replaces its detail only
+// when the new one has one).
+func (t *FlowTags) Put(id event.FlowID, tag FlowTag) {
+	if old, ok := t.m[id]; ok {
+		if tag.Detail == "" {
+			tag.Detail = old.Detail
+		}
+		t.m[id] = tag
+		return
+	}
+	if len(t.ring) == 0 {
+		return
+	}
+	victim := t.ring[t.next]
+	if _, ok := t.m[victim]; ok && len(t.m) >= len(t.ring) {
+		delete(t.m, victim)
+		t.Evicted++
+	}
+	t.ring[t.next] = id
+	t.next = (t.next + 1) % len(t.ring)
+	t.m[id] = tag
+}
+
+// Get returns the tag of flow id.
+func (t *FlowTags) Get(id event.FlowID) (FlowTag, bool) {
+	tag, ok := t.m[id]
+	return tag, ok
+}
+
+// Drop forgets flow id (after its final record).
+func (t *FlowTags) Drop(id event.FlowID) { delete(t.m, id) }
+
+// Len is the number of flows tagged.
+func (t *FlowTags) Len() int { return len(t.m) }
+
+// AddrList formats up to max addresses, with "(+N more)" for the rest of
+// total.
+func AddrList(as []netip.Addr, total, max int) string {
+	var b strings.Builder
+	for i, a := range as {
+		if i == max {
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(a.String())
+	}
+	if more := total - min(len(as), max); more > 0 {
+		b.WriteString(" (+" + strconv.Itoa(more) + " more)")
+	}
+	return b.String()
+}
+
+// PortFilter is a BPF fragment for a port list: "tcp port 3389" or
+// "(tcp port 3389 or tcp port 33890)".
+func PortFilter(transport string, ports []uint16) string {
+	if len(ports) == 0 {
+		return transport
+	}
+	parts := make([]string, len(ports))
+	for i, p := range ports {
+		parts[i] = transport + " port " + strconv.Itoa(int(p))
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return "(" + strings.Join(parts, " or ") + ")"
+}
