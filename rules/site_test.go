@@ -225,19 +225,19 @@ func TestSegmentPolicy(t *testing.T) {
 // the key path.
 func TestSiteErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ yaml, want string }{
-		"bad timezone":      {"timezone: Mars/Olympus\n", `site.yaml:1: timezone: "Mars/Olympus" is not a time zone`},
-		"bad night":         {"night:\n  start: \"25:00\"\n", `site.yaml:2: night.start: "25:00" is not a time of day`},
-		"bad cidr":          {"segments:\n  - name: his\n    cidrs:\n      - 10.0.0.0/33\n", `site.yaml:4: segments.0.cidrs.0:`},
-		"duplicate segment": {"segments:\n  - {name: a, cidrs: [10.0.0.0/8]}\n  - {name: a, cidrs: [11.0.0.0/8]}\n", `site.yaml:3: segments.1.name: segment "a" is defined twice`},
-		"unknown role":      {"servers:\n  dc: [10.0.0.1]\n", `site.yaml:2: servers.dc: unknown role "dc"`},
-		"bad admin":         {"admins:\n  - 10.0.0.1\n  - nurses\n", `site.yaml:3: admins.1: "nurses" is not an address`},
-		"bad day":           {"maintenance:\n  - vendor: v\n    via: 10.0.0.1\n    windows:\n      - days: [tue, funday]\n        start: \"13:00\"\n        end: \"17:00\"\n", `site.yaml:5: maintenance.0.windows.0.days.1: "funday" is not a day`},
-		"bad window end":    {"maintenance:\n  - vendor: v\n    via: 10.0.0.1\n    windows:\n      - days: daily\n        start: \"13:00\"\n        end: 5pm\n", `site.yaml:7: maintenance.0.windows.0.end:`},
-		"bad port":          {"allowed_external:\n  - to: [example.com]\n    ports: [443, 70000]\n", `site.yaml:3: allowed_external.0.ports.1: "70000" is not a port`},
-		"bad proto":         {"allowed_external:\n  - to: example.com\n    proto: sctpx\n", `site.yaml:3: allowed_external.0.proto:`},
+		"bad timezone":       {"timezone: Mars/Olympus\n", `site.yaml:1: timezone: "Mars/Olympus" is not a time zone`},
+		"bad night":          {"night:\n  start: \"25:00\"\n", `site.yaml:2: night.start: "25:00" is not a time of day`},
+		"bad cidr":           {"segments:\n  - name: his\n    cidrs:\n      - 10.0.0.0/33\n", `site.yaml:4: segments.0.cidrs.0:`},
+		"duplicate segment":  {"segments:\n  - {name: a, cidrs: [10.0.0.0/8]}\n  - {name: a, cidrs: [11.0.0.0/8]}\n", `site.yaml:3: segments.1.name: segment "a" is defined twice`},
+		"unknown role":       {"servers:\n  dc: [10.0.0.1]\n", `site.yaml:2: servers.dc: unknown role "dc"`},
+		"bad admin":          {"admins:\n  - 10.0.0.1\n  - nurses\n", `site.yaml:3: admins.1: "nurses" is not an address`},
+		"bad day":            {"maintenance:\n  - vendor: v\n    via: 10.0.0.1\n    windows:\n      - days: [tue, funday]\n        start: \"13:00\"\n        end: \"17:00\"\n", `site.yaml:5: maintenance.0.windows.0.days.1: "funday" is not a day`},
+		"bad window end":     {"maintenance:\n  - vendor: v\n    via: 10.0.0.1\n    windows:\n      - days: daily\n        start: \"13:00\"\n        end: 5pm\n", `site.yaml:7: maintenance.0.windows.0.end:`},
+		"bad port":           {"allowed_external:\n  - to: [example.com]\n    ports: [443, 70000]\n", `site.yaml:3: allowed_external.0.ports.1: "70000" is not a port`},
+		"bad proto":          {"allowed_external:\n  - to: example.com\n    proto: sctpx\n", `site.yaml:3: allowed_external.0.proto:`},
 		"unknown policy seg": {"segments:\n  - {name: his, cidrs: [10.0.0.0/8]}\nsegment_policy:\n  allow:\n    - from: his\n      to: [pacs]\n", `site.yaml:6: segment_policy.allow.0.to.0: unknown segment "pacs"`},
-		"unknown key":       {"nigth: {start: \"22:00\"}\n", `site.yaml:1: field nigth not found`},
-		"wrong shape":       {"admins: {a: b}\n", `site.yaml:1: want a value or a list`},
+		"unknown key":        {"nigth: {start: \"22:00\"}\n", `site.yaml:1: field nigth not found`},
+		"wrong shape":        {"admins: {a: b}\n", `site.yaml:1: want a value or a list`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseSite("site.yaml", []byte(tc.yaml))
