@@ -43,53 +43,51 @@ cat "$big" > /dev/null   # warm the page cache for every tool alike
 
 go build -o "$out/mamori" ./cmd/mamori
 
-# best N: the least wall-clock seconds of N runs of a command, in $BEST
-# ("nan" when it failed or hung three times).
+# best N CMD...: runs CMD N times and keeps the run with the least CPU
+# time (user + system, from /usr/bin/time), in $BEST (CPU seconds) and
+# $BEST_WALL. CPU time is what "packets/s on one core" means for an offline
+# tool, and it is not inflated by other work on the machine or by a tool
+# that sleeps: softflowd 1.1.0 in -r mode spends most of its wall-clock
+# time asleep in poll() on its control socket (seen here: 0.7 s of CPU in
+# 5 s), and sometimes never wakes when started from a script, so it runs
+# with "-c none" and a timeout; a run that times out is reported as n/a.
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp" "/tmp/sf$$.ctl" "/tmp/sf$$.pid"' EXIT
+trap 'rm -rf "$tmp"' EXIT
 best() {
   local n=$1; shift
-  local b=""
+  BEST=nan BEST_WALL=nan
   for ((r = 0; r < n; r++)); do
-    local s e
-    local rc=0 tries=0
-    while :; do
-      rc=0
-      s=$(date +%s.%N)
-      timeout "${BENCH_TIMEOUT:-120}" "$@" >"$tmp/log" 2>&1 </dev/null || rc=$?
-      # softflowd 1.1.0 blocks in accept() on its control socket before
-      # reading anything (0 CPU) when this script starts it, though the same
-      # command line runs from an interactive shell; cause not found yet.
-      # A run that times out is retried, then reported as n/a.
-      if [ "$rc" = 124 ] && ((++tries < 3)); then echo "bench/offline.sh: timed out: $*; retrying" >&2; continue; fi
-      break
-    done
+    local rc=0
+    (cd "$tmp" && timeout "${BENCH_TIMEOUT:-120}" /usr/bin/time -f "%U %S %e" -o "$tmp/time" "$@" >"$tmp/log" 2>&1 </dev/null) || rc=$?
     if [ "$rc" != 0 ]; then
-      echo "bench/offline.sh: $* failed (exit $rc), reported as n/a:" >&2
+      echo "bench/offline.sh: $* failed (exit $rc):" >&2
       tail -3 "$tmp/log" >&2
-      BEST=nan
-      return
+      continue
     fi
-    e=$(date +%s.%N)
-    b=$(echo "$s $e ${b:-1e9}" | awk '{d = $2 - $1; print (d < $3 ? d : $3)}')
+    read -r u s e < <(tail -1 "$tmp/time")
+    local cpu
+    cpu=$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')
+    if [ "$BEST" = nan ] || awk -v a="$cpu" -v b="$BEST" 'BEGIN {exit !(a < b)}'; then
+      BEST=$cpu BEST_WALL=$e
+    fi
   done
-  BEST=$b
 }
 
-best 3 env GOMAXPROCS=1 taskset -c 0 "$out/mamori" replay -q -o /dev/null "$big"; t_mamori=$BEST
-rm -f "/tmp/sf$$.ctl"
-best 3 taskset -c 0 softflowd -r "$big" -d -6 -m 1048576 -c "/tmp/sf$$.ctl" -p "/tmp/sf$$.pid"; t_softflowd=$BEST
-best 1 taskset -c 0 tshark -n -q -r "$big" -z conv,tcp; t_tshark=$BEST
+abs=$(readlink -f "$big")
+best 5 env GOMAXPROCS=1 taskset -c 0 "$(readlink -f "$out/mamori")" replay -q -o /dev/null "$abs"; t_mamori=$BEST w_mamori=$BEST_WALL
+best 5 taskset -c 0 softflowd -r "$abs" -d -6 -m 1048576 -c none -p "$tmp/sf.pid"; t_softflowd=$BEST w_softflowd=$BEST_WALL
+best 1 taskset -c 0 tshark -n -q -r "$abs" -z conv,tcp; t_tshark=$BEST w_tshark=$BEST_WALL
 
 echo
 echo "input: $big: $packets packets, $bytes bytes ($(nproc) cores here; each tool pinned to core 0)"
-printf '%-32s %10s %14s %10s %12s\n' tool seconds packets/s Gbit/s "mamori is"
+printf '%-32s %9s %9s %14s %10s %10s\n' tool "cpu s" "wall s" "packets/s" Gbit/s "mamori is"
 row() {
-  [ "$2" = nan ] && { printf '%-32s %10s\n' "$1" "n/a"; return; }
-  awk -v name="$1" -v t="$2" -v p="$packets" -v b="$bytes" -v tm="$t_mamori" \
-    'BEGIN {printf "%-32s %10.3f %14.0f %10.3f %11.2fx\n", name, t, p/t, b*8/t/1e9, t/tm}'
+  [ "$2" = nan ] && { printf '%-32s %9s\n' "$1" "n/a"; return; }
+  awk -v name="$1" -v t="$2" -v w="$3" -v p="$packets" -v b="$bytes" -v tm="$t_mamori" \
+    'BEGIN {printf "%-32s %9.3f %9.3f %14.0f %10.3f %9.2fx\n", name, t, w, p/t, b*8/t/1e9, t/tm}'
 }
-row "mamori replay (GOMAXPROCS=1)" "$t_mamori"
-row "softflowd -r" "$t_softflowd"
-row "tshark -q -z conv,tcp" "$t_tshark"
-echo "(\"mamori is\" = peer's time / mamori's time: how many times faster mamori is; target vs softflowd: >= 1.5x)"
+row "mamori replay (GOMAXPROCS=1)" "$t_mamori" "$w_mamori"
+row "softflowd -r" "$t_softflowd" "$w_softflowd"
+row "tshark -q -z conv,tcp" "$t_tshark" "$w_tshark"
+echo "(packets/s and ratios use CPU seconds, user + system, best of 5 runs; tshark 1 run)"
+echo "(\"mamori is\" = peer's CPU time / mamori's: how many times faster mamori is; target vs softflowd: >= 1.5x)"

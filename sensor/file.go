@@ -27,7 +27,7 @@ const (
 	// readBufferSize is the read-ahead of each input file (and, for gzip,
 	// of its decompressed stream). Every input is open at once while files
 	// are merged, so this is paid per file.
-	readBufferSize = 64 << 10
+	readBufferSize = 1 << 20
 	// maxFileInterfaces bounds the interfaces one pcapng file may declare,
 	// so a corrupt file cannot grow the interface table without limit.
 	maxFileInterfaces = 1 << 16
