@@ -1,0 +1,122 @@
+package tls
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Cert is what a record reports of one X.509 certificate.
+type Cert struct {
+	SHA256             string // upper-case hex of the DER, as ECS writes hashes
+	Parsed             bool   // crypto/x509 could read it; the fields below are set
+	Subject            string // RFC 2253 distinguished name
+	Issuer             string
+	SubjectCN          []string
+	IssuerCN           []string
+	SubjectO           []string
+	IssuerO            []string
+	NotBefore          time.Time
+	NotAfter           time.Time
+	Serial             string // upper-case hex
+	AltNames           []string
+	PublicKeyAlgorithm string
+	PublicKeySize      int
+	SignatureAlgorithm string
+	Version            int
+	SelfSigned         bool
+	CA                 bool
+}
+
+// parseCert reads one DER certificate. der is not retained: every field is
+// copied out. A certificate crypto/x509 refuses still gives its hash.
+func parseCert(der []byte, maxList int) Cert {
+	sum := sha256.Sum256(der)
+	c := Cert{SHA256: strings.ToUpper(hex.EncodeToString(sum[:]))}
+	x, err := x509.ParseCertificate(der)
+	if err != nil {
+		return c
+	}
+	c.Parsed = true
+	c.Subject = x.Subject.String()
+	c.Issuer = x.Issuer.String()
+	c.SubjectCN = nonEmpty(x.Subject.CommonName)
+	c.IssuerCN = nonEmpty(x.Issuer.CommonName)
+	c.SubjectO = clone(x.Subject.Organization, maxList)
+	c.IssuerO = clone(x.Issuer.Organization, maxList)
+	c.NotBefore, c.NotAfter = x.NotBefore.UTC(), x.NotAfter.UTC()
+	if x.SerialNumber != nil {
+		if x.SerialNumber.Sign() < 0 {
+			c.Serial = "-" + strings.ToUpper(hex.EncodeToString(x.SerialNumber.Bytes()))
+		} else {
+			c.Serial = strings.ToUpper(hex.EncodeToString(x.SerialNumber.Bytes()))
+		}
+	}
+	for _, n := range x.DNSNames {
+		c.AltNames = appendBounded(c.AltNames, n, maxList)
+	}
+	for _, a := range x.IPAddresses {
+		c.AltNames = appendBounded(c.AltNames, a.String(), maxList)
+	}
+	for _, e := range x.EmailAddresses {
+		c.AltNames = appendBounded(c.AltNames, e, maxList)
+	}
+	for _, u := range x.URIs {
+		c.AltNames = appendBounded(c.AltNames, u.String(), maxList)
+	}
+	c.PublicKeyAlgorithm = x.PublicKeyAlgorithm.String()
+	switch k := x.PublicKey.(type) {
+	case *rsa.PublicKey:
+		c.PublicKeySize = k.N.BitLen()
+	case *ecdsa.PublicKey:
+		c.PublicKeySize = k.Curve.Params().BitSize
+	case ed25519.PublicKey:
+		c.PublicKeySize = 256
+	}
+	c.SignatureAlgorithm = x.SignatureAlgorithm.String()
+	c.Version = x.Version
+	c.CA = x.IsCA
+	c.SelfSigned = selfSigned(x)
+	return c
+}
+
+// selfSigned reports a certificate whose issuer is its subject and whose
+// signature its own key verifies. Signatures crypto/x509 no longer checks
+// (MD5, SHA-1) count when the names match: old devices' certificates are
+// exactly those.
+func selfSigned(x *x509.Certificate) bool {
+	if !bytes.Equal(x.RawSubject, x.RawIssuer) {
+		return false
+	}
+	err := x.CheckSignature(x.SignatureAlgorithm, x.RawTBSCertificate, x.Signature)
+	var insecure x509.InsecureAlgorithmError
+	return err == nil || errors.As(err, &insecure)
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+func clone(ss []string, max int) []string {
+	if len(ss) == 0 {
+		return nil
+	}
+	return append([]string(nil), ss[:min(len(ss), max)]...)
+}
+
+func appendBounded(ss []string, s string, max int) []string {
+	if len(ss) >= max {
+		return ss
+	}
+	return append(ss, s)
+}
