@@ -10,7 +10,11 @@ import (
 	"strings"
 
 	"mamori/pipeline/proto"
+	"mamori/pipeline/proto/dicom"
 	"mamori/pipeline/proto/dispatch"
+	"mamori/pipeline/proto/rdp"
+	"mamori/pipeline/proto/smb"
+	"mamori/pipeline/proto/tls"
 )
 
 // Config is the "protocols" section of the configuration file.
@@ -19,22 +23,53 @@ type Config struct {
 	Reassembly dispatch.Config `yaml:"reassembly"`
 	// Disabled names parsers not to run (e.g. [http]).
 	Disabled []string `yaml:"disabled"`
+
+	RDP   rdp.Config   `yaml:"rdp"`
+	SMB   smb.Config   `yaml:"smb"`
+	DICOM dicom.Config `yaml:"dicom"`
+	TLS   tls.Config   `yaml:"tls"`
 }
 
 // DefaultConfig returns every parser's defaults.
 func DefaultConfig() Config {
-	return Config{Reassembly: dispatch.DefaultConfig()}
+	return Config{
+		Reassembly: dispatch.DefaultConfig(),
+		RDP:        rdp.DefaultConfig(),
+		SMB:        smb.DefaultConfig(),
+		DICOM:      dicom.DefaultConfig(),
+		TLS:        tls.DefaultConfig(),
+	}
 }
 
-// entry is one registered parser: its name and how to build it.
+// entry is one registered parser: its name, how to check its section and
+// how to build it.
 type entry struct {
-	name  string
-	build func(c *Config) (proto.Parser, error)
+	name     string
+	validate func(c *Config) error
+	build    func(c *Config) (proto.Parser, error)
 }
 
-// registry lists the parsers in match order: the most specific first, so
-// that a protocol with a strict signature wins over a looser one.
-var registry = []entry{}
+// reg makes an entry from a parser package's Config accessor and New.
+func reg[C interface{ Validate() error }, P proto.Parser](name string, section func(*Config) C, mk func(C) (P, error)) entry {
+	return entry{
+		name:     name,
+		validate: func(c *Config) error { return section(c).Validate() },
+		build: func(c *Config) (proto.Parser, error) {
+			p, err := mk(section(c))
+			return p, err
+		},
+	}
+}
+
+// registry lists the parsers in match order: the strictest signatures
+// first (TPKT+X.224, SMB magic, DICOM PDU, MLLP+MSH, TLS record), the
+// loosest (HTTP's method token, DNS's header sanity checks) last.
+var registry = []entry{
+	reg("rdp", func(c *Config) rdp.Config { return c.RDP }, rdp.New),
+	reg("smb", func(c *Config) smb.Config { return c.SMB }, smb.New),
+	reg("dicom", func(c *Config) dicom.Config { return c.DICOM }, dicom.New),
+	reg("tls", func(c *Config) tls.Config { return c.TLS }, tls.New),
+}
 
 // Names lists the registered parser names in match order.
 func Names() []string {
@@ -51,6 +86,13 @@ func (c Config) Validate() error {
 	if err := c.Reassembly.Validate(); err != nil {
 		for _, e := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("reassembly.%w", e))
+		}
+	}
+	for _, e := range registry {
+		if err := e.validate(&c); err != nil {
+			for _, x := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("%s.%w", e.name, x))
+			}
 		}
 	}
 	for i, n := range c.Disabled {
