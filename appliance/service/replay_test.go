@@ -62,25 +62,34 @@ func TestGolden(t *testing.T) {
 }
 
 // checkECS checks that every line is a JSON object with the fields the
-// issue asks every flow record to carry, and that the last is the metric.
+// issues ask every record to carry, that the last is the metric, and that
+// every protocol record points at a flow of the same output (flow.id and
+// network.community_id), so an analyst can pivot from one to the other.
 func checkECS(t *testing.T, out string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if len(lines) < 2 {
 		t.Fatalf("only %d lines", len(lines))
 	}
+	flows := map[string]string{} // flow.id -> community_id
+	type ref struct {
+		line    int
+		id, cid string
+	}
+	var refs []ref
 	for i, line := range lines {
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(line), &doc); err != nil {
 			t.Fatalf("line %d is not JSON: %v\n%s", i+1, err, line)
 		}
 		want := []string{"@timestamp", "event.kind", "event.dataset", "ecs.version", "observer.hostname", "observer.type", "data_stream.dataset"}
-		if i == len(lines)-1 {
+		switch {
+		case i == len(lines)-1:
 			want = append(want, "mamori.capture.packets", "mamori.flow.records")
 			if get(doc, "event.kind") != "metric" {
 				t.Fatalf("last line is not the metric record: %s", line)
 			}
-		} else {
+		case get(doc, "event.dataset") == "mamori.flow":
 			want = append(want, "event.category", "event.type", "event.action", "event.start", "event.end", "event.duration",
 				"source.ip", "source.bytes", "source.packets", "destination.ip", "destination.bytes", "destination.packets",
 				"network.transport", "network.type", "network.iana_number", "network.community_id", "network.bytes", "network.packets",
@@ -88,11 +97,32 @@ func checkECS(t *testing.T, out string) {
 			if get(doc, "event.kind") != "event" || get(doc, "event.action") != "network_flow" {
 				t.Fatalf("line %d is not a flow: %s", i+1, line)
 			}
+			flows[get(doc, "flow.id").(string)] = get(doc, "network.community_id").(string)
+		case get(doc, "event.kind") == "event":
+			want = append(want, "event.category", "event.type", "event.action", "source.ip", "destination.ip",
+				"network.transport", "network.protocol", "network.community_id", "flow.id", "observer.ingress.interface.name")
+			if id, ok := get(doc, "flow.id").(string); ok {
+				cid, _ := get(doc, "network.community_id").(string)
+				refs = append(refs, ref{i + 1, id, cid})
+			}
+		case get(doc, "event.kind") == "alert":
+			want = append(want, "rule.id", "event.severity", "message")
+		default:
+			t.Fatalf("line %d: unexpected event.kind %v: %s", i+1, get(doc, "event.kind"), line)
 		}
 		for _, f := range want {
 			if get(doc, f) == nil {
 				t.Errorf("line %d has no %s: %s", i+1, f, line)
 			}
+		}
+	}
+	for _, r := range refs {
+		cid, ok := flows[r.id]
+		switch {
+		case !ok:
+			t.Errorf("line %d: protocol record's flow.id %s matches no flow record", r.line, r.id)
+		case cid != r.cid:
+			t.Errorf("line %d: community_id %s, its flow's is %s", r.line, r.cid, cid)
 		}
 	}
 }
