@@ -1,0 +1,406 @@
+package dns
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Header flag bits (RFC 1035 §4.1.1, RFC 2535 AD/CD).
+const (
+	flagQR = 0x8000
+	flagAA = 0x0400
+	flagTC = 0x0200
+	flagRD = 0x0100
+	flagRA = 0x0080
+	flagZ  = 0x0040
+	flagAD = 0x0020
+	flagCD = 0x0010
+)
+
+const headerLen = 12
+
+// Limits of the decoder itself (not configurable: they are the protocol's).
+const (
+	maxPointers  = 64   // compression pointers followed in one name
+	maxWireName  = 255  // RFC 1035 §2.3.4
+	maxQuestions = 8    // questions kept (the rest counted)
+	maxData      = 1024 // bytes of presentation data kept per answer
+)
+
+var (
+	errTruncated = errors.New("truncated")
+	errBadName   = errors.New("bad name")
+)
+
+// question is one entry of the question section.
+type question struct {
+	name        string
+	typ, class  uint16
+	unicastResp bool // mDNS QU bit
+}
+
+// Answer is one answer record.
+type Answer struct {
+	Name  string
+	Type  uint16
+	Class uint16
+	TTL   uint32
+	Data  string     // presentation form; empty for types not decoded
+	IP    netip.Addr // A and AAAA
+}
+
+// message is one decoded DNS message.
+type message struct {
+	id, flags      uint16
+	qd, an, ns, ar uint16
+	questions      []question
+	answers        []Answer
+	answersDropped int
+	hasOPT, do     bool
+	extRcode       uint8
+	anomalies      []string
+	end            int // offset after the last record parsed
+	complete       bool
+	mdns           bool
+	maxAnswers     int
+}
+
+func (m *message) anomaly(a string) {
+	for _, x := range m.anomalies {
+		if x == a {
+			return
+		}
+	}
+	m.anomalies = append(m.anomalies, a)
+}
+
+func (m *message) rcode() uint16 { return uint16(m.extRcode)<<4 | m.flags&0xF }
+
+func (m *message) opcode() uint8 { return uint8(m.flags>>11) & 0xF }
+
+// parseHeader reads the fixed header.
+func parseHeader(b []byte, m *message) bool {
+	if len(b) < headerLen {
+		return false
+	}
+	m.id = binary.BigEndian.Uint16(b[0:])
+	m.flags = binary.BigEndian.Uint16(b[2:])
+	m.qd = binary.BigEndian.Uint16(b[4:])
+	m.an = binary.BigEndian.Uint16(b[6:])
+	m.ns = binary.BigEndian.Uint16(b[8:])
+	m.ar = binary.BigEndian.Uint16(b[10:])
+	return true
+}
+
+// parse decodes msg into m. It returns false only when not even the header
+// and the first question could be read; otherwise problems are anomalies
+// and m holds what was decoded.
+func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
+	if !parseHeader(msg, m) {
+		return scratch, false
+	}
+	off := headerLen
+	var err error
+	for i := 0; i < int(m.qd); i++ {
+		var q question
+		var name []byte
+		name, off, err = readName(msg, off, scratch[:0])
+		scratch = name
+		if err == nil && off+4 > len(msg) {
+			err = errTruncated
+		}
+		if err != nil {
+			m.fail(err)
+			return scratch, i > 0
+		}
+		q.typ = binary.BigEndian.Uint16(msg[off:])
+		q.class = binary.BigEndian.Uint16(msg[off+2:])
+		if m.mdns {
+			q.unicastResp = q.class&0x8000 != 0
+			q.class &= 0x7FFF
+		}
+		off += 4
+		if len(m.questions) < maxQuestions {
+			q.name = string(name)
+			m.questions = append(m.questions, q)
+		}
+	}
+	m.end = off
+	for sec, n := range [3]uint16{m.an, m.ns, m.ar} {
+		for range int(n) {
+			off, scratch, err = m.record(msg, off, sec, scratch)
+			if err != nil {
+				m.fail(err)
+				return scratch, true
+			}
+			m.end = off
+		}
+	}
+	m.complete = true
+	return scratch, true
+}
+
+func (m *message) fail(err error) {
+	if err == errBadName {
+		m.anomaly(AnomalyBadName)
+	} else {
+		m.anomaly(AnomalyTruncated)
+	}
+}
+
+// record decodes one resource record of section sec (0 answer, 1
+// authority, 2 additional) at off.
+func (m *message) record(msg []byte, off, sec int, scratch []byte) (int, []byte, error) {
+	var a Answer
+	var name []byte
+	var err error
+	if sec == 0 {
+		name, off, err = readName(msg, off, scratch[:0])
+		scratch = name
+	} else {
+		off, err = skipName(msg, off)
+	}
+	if err != nil {
+		return off, scratch, err
+	}
+	if off+10 > len(msg) {
+		return off, scratch, errTruncated
+	}
+	a.Type = binary.BigEndian.Uint16(msg[off:])
+	a.Class = binary.BigEndian.Uint16(msg[off+2:])
+	a.TTL = binary.BigEndian.Uint32(msg[off+4:])
+	rdlen := int(binary.BigEndian.Uint16(msg[off+8:]))
+	off += 10
+	if off+rdlen > len(msg) {
+		return off, scratch, errTruncated
+	}
+	rd := msg[off : off+rdlen]
+	rdOff := off
+	off += rdlen
+	switch {
+	case sec == 2 && a.Type == 41: // OPT: class is the UDP size, TTL holds ext-rcode, version, DO
+		m.hasOPT = true
+		m.extRcode = uint8(a.TTL >> 24)
+		m.do = a.TTL&0x8000 != 0
+		return off, scratch, nil
+	case sec != 0:
+		return off, scratch, nil
+	}
+	if len(m.answers) >= m.maxAnswers {
+		m.answersDropped++
+		return off, scratch, nil
+	}
+	a.Name = string(name)
+	if m.mdns {
+		a.Class &= 0x7FFF // cache-flush bit
+	}
+	scratch = m.rdata(msg, rdOff, rd, &a, scratch)
+	m.answers = append(m.answers, a)
+	return off, scratch, nil
+}
+
+// rdata fills a.Data (and a.IP) from the record data rd at offset rdOff.
+func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []byte) []byte {
+	bad := func() { m.anomaly(AnomalyBadRData) }
+	name := func(off int) (string, int, bool) {
+		n, next, err := readName(msg, off, scratch[:0])
+		scratch = n
+		if err != nil || next > rdOff+len(rd) {
+			bad()
+			return "", next, false
+		}
+		return string(n), next, true
+	}
+	switch a.Type {
+	case 1:
+		if len(rd) != 4 {
+			bad()
+			return scratch
+		}
+		a.IP = netip.AddrFrom4([4]byte(rd))
+		a.Data = a.IP.String()
+	case 28:
+		if len(rd) != 16 {
+			bad()
+			return scratch
+		}
+		a.IP = netip.AddrFrom16([16]byte(rd))
+		a.Data = a.IP.String()
+	case 2, 5, 12, 39: // NS, CNAME, PTR, DNAME
+		a.Data, _, _ = name(rdOff)
+	case 15: // MX: preference, exchange
+		if len(rd) < 3 {
+			bad()
+			return scratch
+		}
+		if n, _, ok := name(rdOff + 2); ok {
+			a.Data = strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " + n
+		}
+	case 33: // SRV: priority, weight, port, target
+		if len(rd) < 7 {
+			bad()
+			return scratch
+		}
+		if n, _, ok := name(rdOff + 6); ok {
+			a.Data = strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " +
+				strconv.Itoa(int(binary.BigEndian.Uint16(rd[2:]))) + " " +
+				strconv.Itoa(int(binary.BigEndian.Uint16(rd[4:]))) + " " + n
+		}
+	case 6: // SOA: mname, rname, serial, refresh, retry, expire, minimum
+		mname, next, ok := name(rdOff)
+		if !ok {
+			return scratch
+		}
+		rname, next, ok := name(next)
+		if !ok {
+			return scratch
+		}
+		if next+20 != rdOff+len(rd) {
+			bad()
+			return scratch
+		}
+		var sb strings.Builder
+		sb.WriteString(mname)
+		sb.WriteByte(' ')
+		sb.WriteString(rname)
+		for i := range 5 {
+			sb.WriteByte(' ')
+			sb.WriteString(strconv.FormatUint(uint64(binary.BigEndian.Uint32(msg[next+4*i:])), 10))
+		}
+		a.Data = sb.String()
+	case 16, 99: // TXT, SPF: character-strings, concatenated
+		buf := scratch[:0]
+		for i := 0; i < len(rd); {
+			n := int(rd[i])
+			if i+1+n > len(rd) {
+				bad()
+				break
+			}
+			buf = appendText(buf, rd[i+1:i+1+n])
+			i += 1 + n
+		}
+		if len(buf) > maxData {
+			buf = buf[:maxData]
+		}
+		a.Data = strings.ToValidUTF8(string(buf), "\uFFFD")
+		scratch = buf
+	}
+	return scratch
+}
+
+// appendText appends a character-string, escaping bytes that are not
+// printable ASCII as \DDD (RFC 1035 §5.1) so the data stays text.
+func appendText(dst, s []byte) []byte {
+	for _, c := range s {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			dst = append(dst, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// readName decodes the name at off into dst in presentation form (labels
+// joined by '.', no trailing dot, "." for the root; '.', '\' and bytes
+// outside printable ASCII escaped as in RFC 1035 §5.1) and returns the
+// offset after the name where it started.
+//
+// Loop protection: a pointer must point before the start of the run of
+// labels that led to it (so every jump lands strictly lower than all
+// earlier runs), at most maxPointers are followed, and the wire name is at
+// most 255 bytes.
+func readName(msg []byte, off int, dst []byte) ([]byte, int, error) {
+	start := len(dst)
+	next := -1
+	run := off
+	ptrs, wire := 0, 0
+	for {
+		if off >= len(msg) {
+			return dst, off, errTruncated
+		}
+		c := msg[off]
+		switch c & 0xC0 {
+		case 0x00:
+			if c == 0 {
+				if next < 0 {
+					next = off + 1
+				}
+				if len(dst) == start {
+					dst = append(dst, '.')
+				}
+				return dst, next, nil
+			}
+			l := int(c)
+			if off+1+l > len(msg) {
+				return dst, off, errTruncated
+			}
+			if wire += l + 1; wire > maxWireName {
+				return dst, off, errBadName
+			}
+			if len(dst) > start {
+				dst = append(dst, '.')
+			}
+			dst = appendLabel(dst, msg[off+1:off+1+l])
+			off += 1 + l
+		case 0xC0:
+			if off+1 >= len(msg) {
+				return dst, off, errTruncated
+			}
+			p := int(c&0x3F)<<8 | int(msg[off+1])
+			if next < 0 {
+				next = off + 2
+			}
+			if ptrs++; ptrs > maxPointers || p >= run {
+				return dst, next, errBadName
+			}
+			off, run = p, p
+		default: // 0x40 extended and 0x80 reserved label types
+			return dst, off, errBadName
+		}
+	}
+}
+
+// skipName returns the offset after the name at off without decoding it.
+func skipName(msg []byte, off int) (int, error) {
+	for wire := 0; ; {
+		if off >= len(msg) {
+			return off, errTruncated
+		}
+		c := msg[off]
+		switch c & 0xC0 {
+		case 0x00:
+			if c == 0 {
+				return off + 1, nil
+			}
+			if wire += int(c) + 1; wire > maxWireName {
+				return off, errBadName
+			}
+			off += 1 + int(c)
+		case 0xC0:
+			if off+1 >= len(msg) {
+				return off, errTruncated
+			}
+			return off + 2, nil
+		default:
+			return off, errBadName
+		}
+	}
+}
+
+func appendLabel(dst, l []byte) []byte {
+	for _, c := range l {
+		switch {
+		case c == '.' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x21 || c > 0x7e:
+			dst = append(dst, '\\', '0'+c/100, '0'+c/10%10, '0'+c%10)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
