@@ -15,7 +15,7 @@ import (
 func FuzzSession(f *testing.F) {
 	for _, c := range captures {
 		for _, st := range prototest.Streams(f, c) {
-			f.Add(encodeChunks(st.Chunks, 8<<10), st.UDP)
+			f.Add(encodeChunks(st.Chunks, 2<<10), st.UDP)
 		}
 	}
 	f.Add(encodeChunks([]prototest.Chunk{prototest.C(flow.FromClient, crPDU(cat(cookie("a"), neg(negReq, 0, 3))))}, 1<<10), false)
