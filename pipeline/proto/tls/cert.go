@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -35,10 +36,58 @@ type Cert struct {
 	CA                 bool
 }
 
-// parseCert reads one DER certificate. der is not retained: every field is
-// copied out. A certificate crypto/x509 refuses still gives its hash.
-func parseCert(der []byte, maxList int) Cert {
+// certCache remembers parsed certificates by their SHA-256: the same
+// server certificates come back on every connection (a beacon, the EHR
+// server), and parsing one costs far more than hashing it. It is bounded
+// (oldest out first) and safe for concurrent use; since parseCert is a
+// pure function of the bytes, it changes no output.
+type certCache struct {
+	mu   sync.Mutex
+	idx  map[[32]byte]int // key → slot in ring
+	ring []cacheEntry
+	next int
+}
+
+type cacheEntry struct {
+	key  [32]byte
+	cert Cert
+	set  bool
+}
+
+func newCertCache(n int) *certCache {
+	return &certCache{idx: make(map[[32]byte]int, n), ring: make([]cacheEntry, n)}
+}
+
+// parse returns the certificate parsed from der, from the cache when it
+// was seen before. The Cert's slices are shared and must not be changed.
+func (cc *certCache) parse(der []byte, maxList int) Cert {
 	sum := sha256.Sum256(der)
+	cc.mu.Lock()
+	if i, ok := cc.idx[sum]; ok {
+		c := cc.ring[i].cert
+		cc.mu.Unlock()
+		return c
+	}
+	cc.mu.Unlock()
+	c := parseCert(der, sum, maxList)
+	cc.mu.Lock()
+	if _, ok := cc.idx[sum]; !ok {
+		e := &cc.ring[cc.next]
+		if e.set {
+			delete(cc.idx, e.key)
+		}
+		*e = cacheEntry{key: sum, cert: c, set: true}
+		cc.idx[sum] = cc.next
+		cc.next = (cc.next + 1) % len(cc.ring)
+	}
+	cc.mu.Unlock()
+	return c
+}
+
+// parseCert reads one DER certificate whose SHA-256 is sum. der is not
+// retained: every field is copied out. A certificate crypto/x509 refuses
+// still gives its hash.
+func parseCert(der []byte, sum [32]byte, maxList int) Cert {
 	c := Cert{SHA256: strings.ToUpper(hex.EncodeToString(sum[:]))}
 	x, err := x509.ParseCertificate(der)
 	if err != nil {

@@ -24,11 +24,14 @@ type Config struct {
 	// extensions, groups, ALPN values, subject alternative names).
 	// Fingerprints always use the whole lists. Defaults to 512.
 	MaxListItems int `yaml:"max_list_items"`
+	// CertCache is how many parsed certificates the parser remembers, by
+	// SHA-256, across connections and workers. Defaults to 1024.
+	CertCache int `yaml:"cert_cache"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{HandshakeLimit: 64 << 10, StreamLimit: 64 << 10, MaxCertificates: 8, MaxListItems: 512}
+	return Config{HandshakeLimit: 64 << 10, StreamLimit: 64 << 10, MaxCertificates: 8, MaxListItems: 512, CertCache: 1024}
 }
 
 const maxHandshakeLimit = 1<<24 - 1
@@ -53,6 +56,9 @@ func (c Config) Validate() error {
 	if c.MaxListItems < 0 {
 		errs = append(errs, errors.New("max_list_items: must not be negative"))
 	}
+	if c.CertCache < 0 {
+		errs = append(errs, errors.New("cert_cache: must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -69,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxListItems == 0 {
 		c.MaxListItems = d.MaxListItems
+	}
+	if c.CertCache == 0 {
+		c.CertCache = d.CertCache
 	}
 	return c
 }

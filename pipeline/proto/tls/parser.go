@@ -17,7 +17,8 @@ const Dataset = "mamori.tls"
 // carrying a ClientHello, or an SSL 2.0-compatible ClientHello, on any port.
 // It is safe for concurrent use.
 type Parser struct {
-	cfg Config
+	cfg   Config
+	certs *certCache
 }
 
 var (
@@ -30,7 +31,8 @@ func New(cfg Config) (*Parser, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
-	return &Parser{cfg: cfg.withDefaults()}, nil
+	cfg = cfg.withDefaults()
+	return &Parser{cfg: cfg, certs: newCertCache(cfg.CertCache)}, nil
 }
 
 // Name implements proto.Parser.

@@ -125,12 +125,14 @@ func (r *Record) body(w *event.JSON) {
 	w.End()
 
 	s := &r.Server
-	w.Object("server")
-	w.StringIf("ja3s", s.JA3S)
-	if len(s.Certs) > 0 {
-		writeCertECS(w, &s.Certs[0])
+	if s.JA3S != "" || len(s.Certs) > 0 {
+		w.Object("server")
+		w.StringIf("ja3s", s.JA3S)
+		if len(s.Certs) > 0 {
+			writeCertECS(w, &s.Certs[0])
+		}
+		w.End()
 	}
-	w.End()
 	w.End() // tls
 
 	w.Object("mamori")

@@ -25,6 +25,10 @@ const (
 	maxRecord    = maxPlaintext + 2048
 )
 
+// minTLS13Finished is the shortest protected record that can hold a TLS
+// 1.3 Finished: header 4 + SHA-256 hash 32 + content type 1 + AEAD tag 16.
+const minTLS13Finished = 4 + 32 + 1 + 16
+
 // half is one direction of a connection: the record being read and the
 // handshake message being reassembled.
 type half struct {
@@ -185,7 +189,14 @@ func (s *Session) recordDone(d flow.Dir, h *half) error {
 			h.finished = true
 		}
 	case typeApplicationData:
-		if s.serverHello {
+		switch {
+		case !s.serverHello:
+			// 0-RTT early data, or a capture that missed the hello.
+		case s.tls13 && d == flow.FromClient && h.recLen < minTLS13Finished:
+			// Too short for the client's Finished: an encrypted alert
+			// (2 bytes + type + tag), e.g. a rejected certificate.
+			s.anomaly(anomalyEncryptedAlert)
+		default:
 			h.appData = true
 		}
 	case typeAlert:
@@ -497,7 +508,7 @@ func (s *Session) certificates(body []byte) []Cert {
 	}
 	out := make([]Cert, len(ders))
 	for i, der := range ders {
-		out[i] = parseCert(der, s.p.cfg.MaxListItems)
+		out[i] = s.p.certs.parse(der, s.p.cfg.MaxListItems)
 		if !out[i].Parsed {
 			s.anomaly(anomalyCertUnparsable)
 		}

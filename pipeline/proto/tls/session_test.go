@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"crypto/sha256"
 	"errors"
 	"slices"
 	"strings"
@@ -219,6 +220,22 @@ func TestTLS13Resumed(t *testing.T) {
 	}
 }
 
+// TestTLS13ClientRejects: a TLS 1.3 client that rejects the server's
+// (encrypted) certificate answers with an encrypted alert, a record too
+// short to be its Finished: not established.
+func TestTLS13ClientRejects(t *testing.T) {
+	sh := serverHelloBody(0x0303, nil, make([]byte, 32), 0x1301, extVersions0304(), ext(extKeyShare, be16(29), v16(make([]byte, 32))))
+	r, _ := feed(t,
+		prototest.C(cli, rec(typeHandshake, 0x0301, hs(hsClientHello, browserHello("selfsigned.example").body()))),
+		prototest.C(srv, cat(rec(typeHandshake, 0x0303, hs(hsServerHello, sh)), rec(typeChangeCipherSpec, 0x0303, []byte{1}),
+			rec(typeApplicationData, 0x0303, make([]byte, 1500)))),
+		prototest.C(cli, cat(rec(typeChangeCipherSpec, 0x0303, []byte{1}), rec(typeApplicationData, 0x0303, make([]byte, 19)))),
+	)
+	if r.Established || r.Outcome != "unknown" || r.Reason != "handshake incomplete" || !slices.Equal(r.Anomalies, []string{anomalyEncryptedAlert}) {
+		t.Errorf("established %v outcome %q reason %q anomalies %v", r.Established, r.Outcome, r.Reason, r.Anomalies)
+	}
+}
+
 func TestTLS12Resumed(t *testing.T) {
 	sid := []byte("0123456789abcdef0123456789abcdef")
 	ch := hello{version: 0x0303, sid: sid, ciphers: []uint16{0xc02f}, exts: [][]byte{extSNI("his.example.jp")}}
@@ -383,7 +400,7 @@ func TestGaps(t *testing.T) {
 	r, _ := feed(t,
 		prototest.C(cli, ch), prototest.C(srv, sh),
 		prototest.C(srv, app[:100]), prototest.Chunk{Dir: srv, Gap: 800}, prototest.C(srv, app[900:]),
-		prototest.C(cli, rec(typeApplicationData, 0x0303, make([]byte, 50))),
+		prototest.C(cli, rec(typeApplicationData, 0x0303, make([]byte, 60))),
 	)
 	if !r.Established || len(r.Anomalies) != 0 {
 		t.Errorf("gap in application data: established %v anomalies %v", r.Established, r.Anomalies)
@@ -471,5 +488,32 @@ func TestChainLimit(t *testing.T) {
 	if len(r.Server.Certs) != 1 || r.Server.Certs[0].Parsed || r.Server.Certs[0].SHA256 != strings.ToUpper(sha256hex([]byte("not a certificate"))) ||
 		!slices.Equal(r.Anomalies, []string{anomalyCertUnparsable}) {
 		t.Errorf("certs %+v anomalies %v", r.Server.Certs, r.Anomalies)
+	}
+}
+
+// TestCertCache: the cache is bounded, gives what parsing gives, and is
+// safe for the workers that share a Parser.
+func TestCertCache(t *testing.T) {
+	certs := makeCerts(t)
+	cc := newCertCache(2)
+	ders := [][]byte{certs.leaf, certs.ca, certs.self, []byte("junk")}
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			for i := range 50 {
+				der := ders[i%len(ders)]
+				got := cc.parse(der, 512)
+				if want := parseCert(der, sha256.Sum256(der), 512); !equal(got, want) {
+					t.Errorf("cached %+v, parsed %+v", got, want)
+				}
+			}
+			done <- true
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	if len(cc.idx) > 2 {
+		t.Errorf("%d entries in a cache of 2", len(cc.idx))
 	}
 }
