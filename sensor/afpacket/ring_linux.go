@@ -253,6 +253,7 @@ type Ring struct {
 	left      int    // packets left in blk
 	off       int    // offset of the next packet in blk
 	lastTS    time.Time
+	stopAt    time.Time // when closing: the end of the drain
 	idleSince time.Time // wall clock of the last packet or tick returned
 	nextStats time.Time
 	pollFDs   [2]unix.PollFd
@@ -351,13 +352,20 @@ func (r *Ring) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 		if r.blk != nil {
 			r.release()
 		}
-		if r.closedFlag.Load() {
+		if r.mem == nil {
 			return r.eof()
+		}
+		closing := r.closedFlag.Load()
+		if closing && r.stopAt.IsZero() {
+			r.stop()
 		}
 		status := (*uint32)(unsafe.Pointer(&r.mem[r.cur*r.bsize+blkStatus]))
 		if atomic.LoadUint32(status)&unix.TP_STATUS_USER != 0 {
 			r.take()
 			continue
+		}
+		if closing && !time.Now().Before(r.stopAt) {
+			return r.eof()
 		}
 		ts, tick, err := r.wait()
 		if err != nil {
@@ -367,6 +375,25 @@ func (r *Ring) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 			r.ticks.Add(1)
 			return nil, gopacket.CaptureInfo{Timestamp: ts}, nil
 		}
+	}
+}
+
+// stop starts the end of a closed ring: a filter that drops everything
+// keeps new packets out, and the reader drains what the kernel has, up to
+// the block timeout (which hands over the block being filled) and a
+// margin, so that what was read plus what was dropped is exactly what the
+// kernel counted.
+func (r *Ring) stop() {
+	r.stopAt = time.Now().Add(r.blockTimeout + 20*time.Millisecond)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.fdsOpen {
+		r.stopAt = time.Now()
+		return
+	}
+	drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	if err := unix.SetsockoptSockFprog(r.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &unix.SockFprog{Len: 1, Filter: &drop[0]}); err != nil {
+		r.stopAt = time.Now() // cannot stop the input: end now
 	}
 }
 
@@ -448,7 +475,8 @@ func (r *Ring) next() (data []byte, ci gopacket.CaptureInfo, ok bool) {
 }
 
 // wait blocks until the kernel may have handed over a block, an idle tick
-// is due (tick true) or the ring is closed (io.EOF).
+// is due (tick true), the ring is closed, or (once closing) the drain time
+// is up.
 func (r *Ring) wait() (ts time.Time, tick bool, err error) {
 	now := time.Now()
 	if r.idleSince.IsZero() {
@@ -460,7 +488,8 @@ func (r *Ring) wait() (ts time.Time, tick bool, err error) {
 		r.mu.Unlock()
 		r.nextStats = now.Add(r.statsEvery)
 	}
-	if r.tick > 0 && now.Sub(r.idleSince) >= r.tick {
+	stopping := !r.stopAt.IsZero()
+	if r.tick > 0 && !stopping && now.Sub(r.idleSince) >= r.tick {
 		r.idleSince = now
 		ts = now.Add(-r.blockTimeout)
 		if ts.Before(r.lastTS) {
@@ -473,13 +502,15 @@ func (r *Ring) wait() (ts time.Time, tick bool, err error) {
 	if r.tick > 0 {
 		timeout = min(timeout, r.idleSince.Add(r.tick).Sub(now))
 	}
-	ms := int(timeout/time.Millisecond) + 1
+	if stopping {
+		timeout = min(timeout, r.stopAt.Sub(now))
+	}
+	ms := max(int(timeout/time.Millisecond)+1, 1)
 
 	r.mu.Lock()
-	if r.closed {
+	if !r.fdsOpen || (r.closed && !stopping) {
 		r.mu.Unlock()
-		_, _, err := r.eof()
-		return ts, false, err
+		return ts, false, nil // the caller starts stopping (or ends)
 	}
 	r.waiting = true
 	r.pollFDs = [2]unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN | unix.POLLERR}, {Fd: int32(r.efd), Events: unix.POLLIN}}
@@ -490,18 +521,17 @@ func (r *Ring) wait() (ts time.Time, tick bool, err error) {
 
 	r.mu.Lock()
 	r.waiting = false
-	closed := r.closed
-	if !closed && r.pollFDs[0].Revents&unix.POLLERR != 0 {
+	if r.pollFDs[1].Revents&unix.POLLIN != 0 {
+		var b [8]byte
+		unix.Read(r.efd, b[:]) // reset the wake-up, or poll would return at once from now on
+	}
+	if r.pollFDs[0].Revents&unix.POLLERR != 0 {
 		// The interface went down (ENETDOWN): clear the error, or poll
 		// would report it forever. The socket rejoins when the link
 		// comes back.
 		unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	}
 	r.mu.Unlock()
-	if closed {
-		_, _, err := r.eof()
-		return ts, false, err
-	}
 	if perr != nil && !errors.Is(perr, unix.EINTR) {
 		return ts, false, fmt.Errorf("waiting for packets on %s: %w", r.name, perr)
 	}
@@ -522,12 +552,15 @@ func (r *Ring) eof() ([]byte, gopacket.CaptureInfo, error) {
 	return nil, gopacket.CaptureInfo{}, io.EOF
 }
 
-// Close stops the ring. It may be called from any goroutine: a reader
-// blocked in ZeroCopyReadPacketData wakes and gets io.EOF, and so does its
-// next call. The socket closes at once (or as soon as a blocked reader
-// wakes); the data the reader was last given stays readable until its next
-// call, which unmaps the ring, or until a later Close once reading has
-// stopped. Close never fails; it returns nil.
+// Close stops the ring. It may be called from any goroutine. The reader
+// then drains what the kernel has already taken in (a filter keeps new
+// packets out; at most the block timeout plus 20ms) and gets io.EOF; so
+// packets read plus KernelDrops is exactly what reached the socket. The
+// data the reader was last given stays readable until its next call.
+//
+// When nobody reads any more, call Close a second time (from the goroutine
+// that read, or after it stopped): it closes the socket and unmaps the
+// ring, which the reader's io.EOF otherwise does. Close returns nil.
 func (r *Ring) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -540,8 +573,8 @@ func (r *Ring) Close() error {
 		unix.Write(r.efd, one[:])
 		return nil
 	}
-	r.closeFDs()
 	if again {
+		r.closeFDs()
 		r.unmap()
 	}
 	return nil

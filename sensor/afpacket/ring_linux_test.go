@@ -359,3 +359,64 @@ func TestLinkDownUp(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDrains closes rings while packets keep coming: each reader must
+// still end with io.EOF, and what the readers got plus what the kernel
+// dropped must be exactly what the kernel counted, with nothing left
+// unaccounted in the ring.
+func TestCloseDrains(t *testing.T) {
+	n := newTestNet(t, 1500)
+	g := open(t, n, Config{Workers: 2, BlockSize: 1 << 14, BlockCount: 4})
+	s := n.sender(t)
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		i := 0
+		for {
+			select {
+			case <-stop:
+				sent <- i
+				return
+			default:
+			}
+			s.send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, byte(2 + i%50)}, uint16(i), 9, 300))
+			i++
+		}
+	}()
+	var read [2]uint64
+	var wg sync.WaitGroup
+	for i, r := range g.Rings() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, ci, err := r.ZeroCopyReadPacketData()
+				if errors.Is(err, io.EOF) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ci.Length > 0 {
+					read[i]++
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	g.Close()
+	wg.Wait()
+	close(stop)
+	total := <-sent
+	for i, r := range g.Rings() {
+		k := r.KernelStats()
+		if read[i]+k.Drops != k.Packets || r.Stats().Packets != read[i] {
+			t.Errorf("ring %d: read %d + dropped %d != %d counted by the kernel", i, read[i], k.Drops, k.Packets)
+		}
+		t.Logf("ring %d: read %d, kernel %+v", i, read[i], k)
+	}
+	if read[0]+read[1] == 0 || uint64(total) < read[0]+read[1] {
+		t.Fatalf("sent %d, read %v", total, read)
+	}
+}
