@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"mamori/pipeline/proto/internal/dcerpc"
+	"mamori/pipeline/proto/internal/ntlm"
 )
 
 // pipeData reports, while framing a READ/WRITE message, whether its data
@@ -53,6 +54,19 @@ func (s *session) pipeIO(f *file, client bool, ts time.Time, pdu []byte, off, n,
 	if n <= 0 || off < 64 || off > pduLen {
 		return
 	}
+	var data []byte
+	if off < len(pdu) {
+		data = pdu[off:min(off+n, len(pdu))]
+	}
+	s.pipeData2(f, client, ts, data, n)
+}
+
+// pipeData2 hands n bytes of pipe data, of which data (a prefix) was
+// buffered, to the pipe's DCE/RPC decoder.
+func (s *session) pipeData2(f *file, client bool, ts time.Time, data []byte, n int) {
+	if n <= 0 {
+		return
+	}
 	if f.rpc == nil {
 		if s.pipes >= s.cfg.MaxPipes {
 			s.p.c.pipesFull.Add(1)
@@ -61,10 +75,6 @@ func (s *session) pipeIO(f *file, client bool, ts time.Time, pdu []byte, off, n,
 		}
 		s.pipes++
 		f.rpc = dcerpc.NewConn(dcerpc.Limits{MaxPDU: s.cfg.MaxPipeData})
-	}
-	var data []byte
-	if off < len(pdu) {
-		data = pdu[off:min(off+n, len(pdu))]
 	}
 	f.rpc.Data(client, ts, data, func(ev *dcerpc.Event) { s.rpcRecord(f, ev) })
 	if miss := n - len(data); miss > 0 {
@@ -89,6 +99,13 @@ func pipeName(name string) string {
 
 // rpcRecord turns a DCE/RPC bind or call into a record.
 func (s *session) rpcRecord(f *file, ev *dcerpc.Event) {
+	if ev.Kind == dcerpc.KindAuth {
+		r := ntlm.NewRecord(s.conn, ev.Time, "dcerpc", ev.NTLM, ev.Challenge)
+		r.Version = ev.NTLMVersion
+		r.Outcome = "unknown"
+		s.out(r)
+		return
+	}
 	action := "dcerpc_call"
 	if ev.Kind == dcerpc.KindBind {
 		action = "dcerpc_bind"
@@ -99,11 +116,15 @@ func (s *session) rpcRecord(f *file, ev *dcerpc.Event) {
 		rec.Duration = ev.Answer.Sub(ev.Time)
 	}
 	rec.TreeID = f.treeID
-	if t := s.trees[f.treeID]; t != nil {
-		rec.Share = t.path
-		rec.ShareType = shareTypeName(t.shareType)
+	if f.smb1 {
+		s.smb1Context(rec, uint16(f.treeID), uint16(f.sessionID))
+	} else {
+		if t := s.trees[f.treeID]; t != nil {
+			rec.Share = t.path
+			rec.ShareType = shareTypeName(t.shareType)
+		}
+		s.withSession(rec, f.sessionID)
 	}
-	s.withSession(rec, f.sessionID)
 	p := &RPC{Pipe: pipeName(f.name), Interface: ev.Interface, Opnum: -1, Result: ev.Result, Args: ev.Args}
 	if ev.UUID != (dcerpc.UUID{}) {
 		p.UUID = ev.UUID.String()

@@ -31,6 +31,9 @@ const (
 	smb1Delete        = 0x06
 	smb1Rename        = 0x07
 	smb1LogoffAndX    = 0x74
+	smb1Close         = 0x04
+	smb1ReadAndX      = 0x2E
+	smb1WriteAndX     = 0x2F
 	smb1Flags2Unicode = 0x8000
 	smb1Flags2NT      = 0x4000
 	smb1Flags2ExtSec  = 0x0800
@@ -42,12 +45,19 @@ type smb1State struct {
 	first       time.Time
 	pending     map[uint64]*smb1Req
 	users       map[uint16]smb1User
+	trees       map[uint16]smb1Tree
+	files       map[uint16]*file
 	negDialects []string
 	negTS       time.Time
 	negAnswered bool
 }
 
 type smb1User struct{ user, domain string }
+
+type smb1Tree struct {
+	path      string
+	shareType string
+}
 
 type smb1Req struct {
 	cmd      uint8
@@ -63,6 +73,7 @@ type smb1Req struct {
 	plainD   string
 	version  string
 	mech     string
+	fid      uint16
 }
 
 type smb1Header struct {
@@ -82,7 +93,8 @@ func (h *smb1Header) key() uint64 { return uint64(h.mid) | uint64(h.pid)<<16 }
 func (s *session) smb1Message(dir flow.Dir, ts time.Time, b []byte, total int) {
 	s.p.c.smb1.Add(1)
 	if s.smb1 == nil {
-		s.smb1 = &smb1State{first: ts, pending: make(map[uint64]*smb1Req), users: make(map[uint16]smb1User)}
+		s.smb1 = &smb1State{first: ts, pending: make(map[uint64]*smb1Req), users: make(map[uint16]smb1User),
+			trees: make(map[uint16]smb1Tree), files: make(map[uint16]*file)}
 	}
 	st := s.smb1
 	if len(b) < 33 {
@@ -116,7 +128,7 @@ func (s *session) smb1Message(dir flow.Dir, ts time.Time, b []byte, total int) {
 		hc := h
 		hc.cmd = cmd
 		if h.flags&0x80 != 0 {
-			s.smb1Response(ts, &hc, words, data)
+			s.smb1Response(ts, &hc, b, words, data)
 		} else {
 			s.smb1Request(ts, &hc, b, words, data, wEnd+2)
 		}
@@ -190,8 +202,52 @@ func smb1String(msg []byte, off int, unicode bool) (string, int) {
 	return strings.ToValidUTF8(string(v), "\uFFFD"), next
 }
 
+// smb1Pipe returns the tracked pipe of FID fid.
+func (st *smb1State) pipe(fid uint16) *file {
+	if f := st.files[fid]; f != nil && f.pipe {
+		return f
+	}
+	return nil
+}
+
+// smb1Data returns the n bytes at off (from the SMB header) of msg, as far
+// as they were buffered.
+func smb1Data(msg []byte, off, n int) []byte {
+	if off < 32 || off >= len(msg) || n <= 0 {
+		return nil
+	}
+	return msg[off:min(off+n, len(msg))]
+}
+
 func (s *session) smb1Request(ts time.Time, h *smb1Header, msg, words, data []byte, dataOff int) {
 	st := s.smb1
+	switch h.cmd {
+	case smb1WriteAndX:
+		// FID, offset, …, DataLength (high word at 18), DataOffset.
+		if len(words) >= 24 {
+			if f := st.pipe(le16(words[4:])); f != nil {
+				n := int(le16(words[20:])) | int(le16(words[18:]))<<16
+				s.pipeData2(f, true, ts, smb1Data(msg, int(le16(words[22:])), n), n)
+			}
+		}
+		return
+	case smb1ReadAndX:
+		if len(words) >= 6 && st.pipe(le16(words[4:])) != nil {
+			s.smb1Pending(h, &smb1Req{cmd: h.cmd, ts: ts, tid: h.tid, uid: h.uid, mid: h.mid, fid: le16(words[4:])})
+		}
+		return
+	case smb1Close:
+		if len(words) >= 2 {
+			if f := st.files[le16(words)]; f != nil {
+				delete(st.files, f.id16())
+				if f.rpc != nil {
+					s.rpcFlush(f)
+					s.pipes--
+				}
+			}
+		}
+		return
+	}
 	if !smb1Notable(h.cmd) {
 		return
 	}
@@ -241,6 +297,15 @@ func (s *session) smb1Request(ts time.Time, h *smb1Header, msg, words, data []by
 		if len(words) >= 30 && words[26] > 0 {
 			r.sub = pipeFunction(le16(words[28:]))
 		}
+		// TransactNmPipe (setup: function, FID): the data is a DCE/RPC
+		// request (MS-CIFS §2.2.5.6).
+		if len(words) >= 32 && words[26] >= 2 && le16(words[28:]) == 0x0026 {
+			r.fid = le16(words[30:])
+			if f := st.pipe(r.fid); f != nil {
+				n := int(le16(words[22:]))
+				s.pipeData2(f, true, ts, smb1Data(msg, int(le16(words[24:])), n), n)
+			}
+		}
 	case smb1Trans2:
 		if len(words) >= 30 && words[26] > 0 {
 			r.sub = trans2Name(le16(words[28:]))
@@ -255,6 +320,11 @@ func (s *session) smb1Request(ts time.Time, h *smb1Header, msg, words, data []by
 			r.name, _ = smb1String(msg, dataOff+1, h.unicode)
 		}
 	}
+	s.smb1Pending(h, r)
+}
+
+func (s *session) smb1Pending(h *smb1Header, r *smb1Req) {
+	st := s.smb1
 	if len(st.pending) >= s.cfg.MaxPending {
 		var oldest uint64
 		var old *smb1Req
@@ -263,7 +333,9 @@ func (s *session) smb1Request(ts time.Time, h *smb1Header, msg, words, data []by
 				oldest, old = k, v
 			}
 		}
-		s.smb1Record(old, nil, time.Time{}, nil, nil)
+		if smb1Notable(old.cmd) {
+			s.smb1Record(old, nil, time.Time{}, nil, nil)
+		}
 		delete(st.pending, oldest)
 		s.p.c.pendingEvicted.Add(1)
 		s.note(anomPendingEvicted)
@@ -300,7 +372,7 @@ func pipeFunction(c uint16) string {
 	return "0x" + strconv.FormatUint(uint64(c), 16)
 }
 
-func (s *session) smb1Response(ts time.Time, h *smb1Header, words, data []byte) {
+func (s *session) smb1Response(ts time.Time, h *smb1Header, msg, words, data []byte) {
 	st := s.smb1
 	r := st.pending[h.key()]
 	if r == nil || r.cmd != h.cmd {
@@ -310,6 +382,29 @@ func (s *session) smb1Response(ts time.Time, h *smb1Header, words, data []byte) 
 		return // the exchange goes on under the same MID
 	}
 	delete(st.pending, h.key())
+	ok := h.status == 0 || h.status == 0x80000005 // success, buffer overflow
+	switch h.cmd {
+	case smb1ReadAndX:
+		if f := st.pipe(r.fid); f != nil && ok && len(words) >= 14 {
+			n := int(le16(words[10:]))
+			s.pipeData2(f, false, ts, smb1Data(msg, int(le16(words[12:])), n), n)
+		}
+		return
+	case smb1Trans:
+		if f := st.pipe(r.fid); f != nil && ok && len(words) >= 16 {
+			n := int(le16(words[12:]))
+			s.pipeData2(f, false, ts, smb1Data(msg, int(le16(words[14:])), n), n)
+		}
+	case smb1TreeConnect:
+		if h.status == 0 && len(st.trees) < s.cfg.MaxTrees {
+			svc, _ := smb1String(data, 0, false)
+			st.trees[h.tid] = smb1Tree{path: r.name, shareType: smb1ShareType(svc)}
+		}
+	case smb1NTCreate:
+		if h.status == 0 && len(words) >= 7 {
+			s.smb1Open(ts, r, le16(words[5:]))
+		}
+	}
 	s.smb1Record(r, h, ts, words, data)
 }
 
@@ -386,17 +481,13 @@ func (s *session) smb1Record(r *smb1Req, h *smb1Header, ts time.Time, words, dat
 		}
 		if len(data) > 0 {
 			svc, _ := smb1String(data, 0, false)
-			switch svc {
-			case "A:":
-				rec.ShareType = "disk"
-			case "IPC":
-				rec.ShareType = "pipe"
-			case "LPT1:":
-				rec.ShareType = "print"
-			}
+			rec.ShareType = smb1ShareType(svc)
 		}
 	case smb1NTCreate, smb1Delete, smb1Rename:
 		rec.FileName = strings.TrimPrefix(r.name, `\`)
+		if t, ok := st.trees[r.tid]; ok {
+			rec.Share, rec.ShareType = t.path, t.shareType
+		}
 		rec.Category, rec.Type = catFile, typeAcc
 		if r.cmd == smb1Delete {
 			rec.Type, rec.Deleted = typeDel, true
@@ -408,6 +499,62 @@ func (s *session) smb1Record(r *smb1Req, h *smb1Header, ts time.Time, words, dat
 		rec.RelatedUsers = append(rec.RelatedUsers, rec.User)
 	}
 	s.out(rec)
+}
+
+func smb1ShareType(svc string) string {
+	switch svc {
+	case "A:":
+		return "disk"
+	case "IPC":
+		return "pipe"
+	case "LPT1:":
+		return "print"
+	}
+	return ""
+}
+
+// smb1Open tracks an SMB1 file opened on a pipe share (or on a tree whose
+// connect was not seen), for DCE/RPC over TransactNmPipe and READ/WRITE.
+func (s *session) smb1Open(ts time.Time, r *smb1Req, fid uint16) {
+	st := s.smb1
+	t, known := st.trees[r.tid]
+	if known && t.shareType != "pipe" {
+		return
+	}
+	if len(st.files) >= s.cfg.MaxFiles {
+		s.p.c.filesFull.Add(1)
+		s.note(anomFilesFull)
+		return
+	}
+	if old := st.files[fid]; old != nil && old.rpc != nil {
+		s.rpcFlush(old)
+		s.pipes--
+	}
+	s.fileSeq++
+	f := &file{seq: s.fileSeq, ts: ts, name: strings.TrimPrefix(r.name, `\`), treeID: uint32(r.tid),
+		sessionID: uint64(r.uid), pipe: true, smb1: true}
+	f.id[0], f.id[1] = byte(fid), byte(fid>>8)
+	st.files[fid] = f
+}
+
+func (f *file) id16() uint16 { return uint16(f.id[0]) | uint16(f.id[1])<<8 }
+
+// smb1Context fills a record's share and user from SMB1 TID and UID.
+func (s *session) smb1Context(rec *Record, tid, uid uint16) {
+	rec.Version = "1"
+	st := s.smb1
+	if st == nil {
+		return
+	}
+	if t, ok := st.trees[tid]; ok {
+		rec.Share, rec.ShareType = t.path, t.shareType
+	}
+	if u, ok := st.users[uid]; ok {
+		rec.User, rec.Domain = u.user, u.domain
+		if u.user != "" {
+			rec.RelatedUsers = append(rec.RelatedUsers, u.user)
+		}
+	}
 }
 
 // dropNegotiate forgets SMB1 NEGOTIATE requests answered in SMB2.
@@ -431,7 +578,19 @@ func (s *session) smb1End(ts time.Time) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		s.smb1Record(st.pending[k], nil, time.Time{}, nil, nil)
+		if r := st.pending[k]; smb1Notable(r.cmd) {
+			s.smb1Record(r, nil, time.Time{}, nil, nil)
+		}
+	}
+	fids := make([]uint16, 0, len(st.files))
+	for fid := range st.files {
+		fids = append(fids, fid)
+	}
+	slices.Sort(fids)
+	for _, fid := range fids {
+		if f := st.files[fid]; f.rpc != nil {
+			s.rpcFlush(f)
+		}
 	}
 	if st.negAnswered && st.total == st.counts[smb1Negotiate] {
 		return // only the SMB1 NEGOTIATE that moved to SMB2: its record said so

@@ -108,6 +108,7 @@ type file struct {
 	renamed, deleted, deleteOnClose bool
 	creditMax                       uint16
 	rpc                             *dcerpc.Conn
+	smb1                            bool // an SMB1 FID: treeID and sessionID hold TID and UID
 }
 
 type tree struct {

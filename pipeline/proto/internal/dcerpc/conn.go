@@ -2,6 +2,8 @@ package dcerpc
 
 import (
 	"time"
+
+	"mamori/pipeline/proto/internal/ntlm"
 )
 
 // Limits bound a Conn. Zero fields take the defaults of DefaultLimits.
@@ -43,6 +45,10 @@ const (
 	KindBind Kind = 1 + iota
 	// KindCall is a request and its response or fault.
 	KindCall
+	// KindAuth is an NTLM AUTHENTICATE message in the auth verifier of a
+	// bind, alter_context or auth3 (MS-RPCE §2.2.2.11, NTLM at the
+	// connect level or above).
+	KindAuth
 )
 
 // Results of an Event.
@@ -88,6 +94,11 @@ type Event struct {
 	Args Args
 	// Evicted is set when the call was pushed out of a full table.
 	Evicted bool
+	// NTLM is the AUTHENTICATE message of a KindAuth event and Challenge
+	// the server's CHALLENGE before it, when seen.
+	NTLM, Challenge ntlm.Message
+	// NTLMVersion is "v1" or "v2" (ntlm.NTLMVersion).
+	NTLMVersion string
 }
 
 // Args are request arguments worth an analyst's eye.
@@ -143,6 +154,7 @@ type Conn struct {
 	calls    []pending
 	handles  [8]handleName
 	nhandles int
+	chal     ntlm.Message // the last NTLM CHALLENGE from the server
 	Stats    Stats
 }
 
@@ -303,6 +315,9 @@ func (c *Conn) finish(client bool, ts time.Time, s *stream, emit func(*Event)) {
 			copy(tail[:], p[end-4:end])
 			tailOK = true
 		}
+	}
+	if h.AuthLen > 0 {
+		c.auth(client, ts, h, p, emit)
 	}
 	switch h.Type {
 	case PtypeBind, PtypeAlterCtx:
@@ -576,4 +591,34 @@ func (c *Conn) fault(ts time.Time, h Header, p []byte, emit func(*Event)) {
 		pd.ev.Fault = order(h.BigEnd).Uint32(p[24:])
 	}
 	emit(&pd.ev)
+}
+
+// auth looks for NTLM in the auth verifier of a bind, alter_context, their
+// answers and auth3: the server's CHALLENGE is remembered, the client's
+// AUTHENTICATE reported.
+func (c *Conn) auth(client bool, ts time.Time, h Header, p []byte, emit func(*Event)) {
+	switch h.Type {
+	case PtypeBind, PtypeAlterCtx, PtypeAuth3, PtypeBindAck, PtypeAlterCtxAck:
+	default:
+		return
+	}
+	start := int(h.FragLen) - int(h.AuthLen)
+	if start < HeaderLen || start >= len(p) {
+		return
+	}
+	v := p[start:min(int(h.FragLen), len(p))]
+	m, ok := ntlm.Find(v)
+	if !ok {
+		return
+	}
+	switch {
+	case !client && m.Type == ntlm.TypeChallenge:
+		c.chal = m
+	case client && m.Type == ntlm.TypeAuthenticate:
+		ev := Event{Kind: KindAuth, Time: ts, CallID: h.CallID, NTLM: m, Challenge: c.chal, NTLMVersion: ntlm.FindNTLMVersion(v)}
+		if h.AuthLen > 0 && start >= 8 {
+			ev.AuthLevel = p[start-8+1]
+		}
+		emit(&ev)
+	}
 }
