@@ -21,7 +21,8 @@ type Config struct {
 	// Defaults to 720h (30 days); negative keeps files until MaxBytes.
 	MaxAge time.Duration `yaml:"max_age"`
 	// MinFree keeps this much free space on the store's file system,
-	// deleting the oldest unpinned files to get it. Defaults to 1GiB.
+	// deleting the oldest unpinned files to get it. Defaults to 1GiB;
+	// negative means no minimum.
 	MinFree ByteSize `yaml:"min_free"`
 	// PinFor is how long the files holding an alert's packets are kept
 	// after the alert is pinned, whatever MaxBytes and MaxAge say.
@@ -85,8 +86,10 @@ func (c Config) WithDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf("%s: must be at most %s, got %s", name, hi, *v))
 		}
 	}
-	size("max_bytes", &c.MaxBytes, d.MaxBytes, 1<<20, 0)
-	size("min_free", &c.MinFree, d.MinFree, 0, 0)
+	size("max_bytes", &c.MaxBytes, d.MaxBytes, 64<<10, 0)
+	if c.MinFree == 0 {
+		c.MinFree = d.MinFree
+	}
 	size("file_size", &c.FileSize, d.FileSize, 64<<10, maxFileSize)
 	size("write_buffer", &c.WriteBuffer, d.WriteBuffer, minWriteBuffer, maxWriteBuffer)
 	size("max_result_bytes", &c.MaxResultBytes, d.MaxResultBytes, 1<<10, 0)
@@ -118,9 +121,6 @@ func (c Config) WithDefaults() (Config, error) {
 		c.MaxResultPackets = d.MaxResultPackets
 	case c.MaxResultPackets < 0:
 		errs = append(errs, fmt.Errorf("max_result_packets: must be > 0, got %d", c.MaxResultPackets))
-	}
-	if c.MinFree < 0 {
-		errs = append(errs, fmt.Errorf("min_free: must not be negative, got %d", int64(c.MinFree)))
 	}
 	return c, errors.Join(errs...)
 }

@@ -59,6 +59,9 @@ type Writer struct {
 	catalog    []catEntry
 	retainWarn bool
 	closeErr   error
+
+	// writeFn replaces the packet write in tests (fault injection).
+	writeFn func(f *os.File, seg []byte, off int64) (int, error)
 }
 
 type catEntry struct {
@@ -235,11 +238,12 @@ func (w *Writer) Flush() error {
 }
 
 // Rotate closes the open packet file now: it is indexed, hashed into the
-// manifest and becomes visible to queries through its index.
+// manifest and becomes visible to queries through its index. Retention
+// runs afterwards.
 func (w *Writer) Rotate() error {
 	errc := make(chan error, 1)
 	select {
-	case w.ctl <- func() { w.flushPending(); errc <- w.closeFile() }:
+	case w.ctl <- func() { w.flushPending(); err := w.closeFile(); w.retain(false); errc <- err }:
 	case <-w.done:
 		return ErrClosed
 	}
@@ -428,6 +432,10 @@ func (w *Writer) writeRun(b *batch, i, j int, stop uint32) {
 // writeAt is the one place packet bytes are written (tests replace the
 // file to inject errors).
 func (w *Writer) writeAt(seg []byte) error {
+	if w.writeFn != nil {
+		_, err := w.writeFn(w.f, seg, w.fsize)
+		return err
+	}
 	_, err := w.f.WriteAt(seg, w.fsize)
 	return err
 }
@@ -663,13 +671,18 @@ func (w *Writer) recoverFile(name, final string) error {
 		return err
 	}
 	defer f.Close()
-	idx, valid, err := buildIndex(f, w.opts.CommunityIDSeed)
-	if err != nil {
-		return fmt.Errorf("not a packet file, left alone: %w", err)
-	}
 	st, err := f.Stat()
 	if err != nil {
 		return err
+	}
+	if st.Size() < fileHeaderLen && strings.HasSuffix(name, partExt) {
+		// Killed before its header was written: nothing to keep.
+		w.report("recover", name, fmt.Errorf("open file without a complete header (%d bytes) removed", st.Size()))
+		return os.Remove(w.s.path(name))
+	}
+	idx, valid, err := buildIndex(f, w.opts.CommunityIDSeed)
+	if err != nil {
+		return fmt.Errorf("not a packet file, left alone: %w", err)
 	}
 	cut := st.Size() - valid
 	if cut > 0 {
