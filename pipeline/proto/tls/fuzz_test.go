@@ -53,7 +53,7 @@ func FuzzSession(f *testing.F) {
 			if st.UDP || i > 20 {
 				continue
 			}
-			f.Add(encodeStream(st.Chunks, 16<<10))
+			f.Add(encodeStream(st.Chunks, 6<<10))
 		}
 	}
 	f.Add(encodeStream([]prototest.Chunk{prototest.C(srv, rec(typeAlert, 0x0303, []byte{2, 40}))}, 1<<10))
