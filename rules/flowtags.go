@@ -21,14 +21,15 @@ type FlowTag struct {
 // Evicted).
 type FlowTags struct {
 	m       map[event.FlowID]FlowTag
-	ring    []event.FlowID
+	ring    []event.FlowID // insertion order; grows to max, then wraps
+	max     int
 	next    int
 	Evicted uint64
 }
 
 // NewFlowTags returns a tag table for at most max flows.
 func NewFlowTags(max int) *FlowTags {
-	return &FlowTags{m: make(map[event.FlowID]FlowTag, max), ring: make([]event.FlowID, max)}
+	return &FlowTags{m: map[event.FlowID]FlowTag{}, max: max}
 }
 
 // Put tags flow id (a later tag for the same flow replaces its detail only
@@ -41,16 +42,23 @@ func (t *FlowTags) Put(id event.FlowID, tag FlowTag) {
 		t.m[id] = tag
 		return
 	}
-	if len(t.ring) == 0 {
+	if t.max <= 0 {
 		return
 	}
+	if len(t.ring) < t.max {
+		t.ring = append(t.ring, id)
+		t.m[id] = tag
+		return
+	}
+	// Full ring: the oldest entry makes room (if its flow is still tagged,
+	// the tag is forgotten), so the map never holds more than max.
 	victim := t.ring[t.next]
-	if _, ok := t.m[victim]; ok && len(t.m) >= len(t.ring) {
+	if _, ok := t.m[victim]; ok {
 		delete(t.m, victim)
 		t.Evicted++
 	}
 	t.ring[t.next] = id
-	t.next = (t.next + 1) % len(t.ring)
+	t.next = (t.next + 1) % t.max
 	t.m[id] = tag
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -686,12 +687,20 @@ func LoadLocation(name string) (*time.Location, error) {
 	case "JST":
 		name = "Asia/Tokyo"
 	}
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil && name == "Asia/Tokyo" {
-		return time.FixedZone("JST", 9*3600), nil
+		loc, err = time.FixedZone("JST", 9*3600), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("loading time zone %q: %w", name, err)
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }
+
+// zones caches loaded time zones (time.LoadLocation reads the zone
+// database every time).
+var zones sync.Map

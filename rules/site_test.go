@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mamori/pipeline/event"
 )
 
 const testSite = `
@@ -266,5 +268,24 @@ func TestFill(t *testing.T) {
 	}
 	if got := SpanJA(45 * time.Second); got != "45秒" {
 		t.Errorf("SpanJA = %q", got)
+	}
+}
+
+func TestFlowTagsBounded(t *testing.T) {
+	tags := NewFlowTags(4)
+	for i := range 10 {
+		tags.Put(event.FlowID{byte(i)}, FlowTag{Protocol: "rdp"})
+		if i%3 == 0 {
+			tags.Drop(event.FlowID{byte(i)})
+		}
+	}
+	if tags.Len() > 4 {
+		t.Errorf("%d tags held, limit 4", tags.Len())
+	}
+	if _, ok := tags.Get(event.FlowID{8}); !ok {
+		t.Error("the newest tag is gone")
+	}
+	if tags.Evicted == 0 {
+		t.Error("evictions not counted")
 	}
 }

@@ -1,0 +1,73 @@
+package nightbeacon
+
+import (
+	"errors"
+	"time"
+)
+
+// Config tunes the rule. A zero field means the default.
+type Config struct {
+	// MinBeats is how many beats make a beacon. Defaults to 6.
+	MinBeats int `yaml:"min_beats"`
+	// MinPeriod and MaxPeriod bound the period. Default 1s and 1h.
+	MinPeriod time.Duration `yaml:"min_period"`
+	MaxPeriod time.Duration `yaml:"max_period"`
+	// MaxJitter is the largest deviation of an interval from the period,
+	// as a fraction of it, that still counts as regular. Defaults to 0.3.
+	MaxJitter float64 `yaml:"max_jitter"`
+	// MinScore is the score (0–1) that alerts. Defaults to 0.65.
+	MinScore float64 `yaml:"min_score"`
+	// InternalPeers also watches beacons between internal hosts.
+	InternalPeers bool `yaml:"internal_peers"`
+	// MaxPairs bounds the pairs tracked. Defaults to 65,536.
+	MaxPairs int `yaml:"max_pairs"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{MinBeats: 6, MinPeriod: time.Second, MaxPeriod: time.Hour, MaxJitter: 0.3, MinScore: 0.65, MaxPairs: 65_536}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MinBeats == 0 {
+		c.MinBeats = d.MinBeats
+	}
+	if c.MinPeriod == 0 {
+		c.MinPeriod = d.MinPeriod
+	}
+	if c.MaxPeriod == 0 {
+		c.MaxPeriod = d.MaxPeriod
+	}
+	if c.MaxJitter == 0 {
+		c.MaxJitter = d.MaxJitter
+	}
+	if c.MinScore == 0 {
+		c.MinScore = d.MinScore
+	}
+	if c.MaxPairs == 0 {
+		c.MaxPairs = d.MaxPairs
+	}
+	return c
+}
+
+// Validate reports bad values as "key: reason", joined.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MinBeats < 0 || (c.MinBeats > 0 && c.MinBeats < 4) || c.MinBeats > maxBeats {
+		errs = append(errs, errors.New("min_beats: must be between 4 and 32"))
+	}
+	if c.MinPeriod < 0 || c.MaxPeriod < 0 || (c.MaxPeriod > 0 && c.MaxPeriod <= c.MinPeriod) {
+		errs = append(errs, errors.New("max_period: must be longer than min_period"))
+	}
+	if c.MaxJitter < 0 || c.MaxJitter >= 0.5 {
+		errs = append(errs, errors.New("max_jitter: must be between 0 and 0.5"))
+	}
+	if c.MinScore < 0 || c.MinScore > 1 {
+		errs = append(errs, errors.New("min_score: must be between 0 and 1"))
+	}
+	if c.MaxPairs < 0 {
+		errs = append(errs, errors.New("max_pairs: must be > 0"))
+	}
+	return errors.Join(errs...)
+}

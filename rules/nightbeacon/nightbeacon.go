@@ -1,0 +1,390 @@
+package nightbeacon
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"mamori/pipeline/baseline"
+	"mamori/pipeline/event"
+	"mamori/rules"
+)
+
+// Meta describes the rule.
+var Meta = rules.Meta{
+	ID:          "night-beacon",
+	Name:        "Night-time beacon",
+	Category:    "command_and_control",
+	Description: "At night, a host calls the same outside peer (or looks up the same domain) again and again at a regular interval, which it does not normally do: malware calling home.",
+	Reference:   "https://attack.mitre.org/techniques/T1071/",
+	Version:     "1",
+	Technique:   []string{"T1071", "T1573"},
+	Tactic:      []string{"TA0011"},
+	Severity:    rules.High,
+	Message: [2]string{
+		"{src} called {peer} every {period} at night ({n} times)",
+		"{src} が夜間に {peer} へ {period} ごとに接続しています（{n} 回）",
+	},
+}
+
+// DNSQuestion is implemented by DNS query records: the name asked.
+type DNSQuestion interface {
+	DNSQuestion() string
+}
+
+// maxBeats is how many beats a pair keeps.
+const maxBeats = 32
+
+// mergeGap: connections closer than this are one beat.
+const mergeGap = 500 * time.Millisecond
+
+// Detector is the rule's state. It is driven by one goroutine.
+type Detector struct {
+	cfg   Config
+	site  rules.Site
+	base  baseline.View
+	night [baseline.HoursPerWeek]bool // hours of week that are (partly) night
+
+	series map[key]*series
+	tags   *rules.FlowTags // server names by flow
+	names  map[netip.Addr]string
+	eps    *rules.Episodes[key]
+	now    time.Time
+
+	dropped uint64
+}
+
+type key struct {
+	src, dst netip.Addr
+	port     uint16
+	proto    uint8
+	domain   string // DNS beacons: the registered domain, dst unset
+}
+
+type series struct {
+	times []time.Time
+	sizes []uint64
+	flows []event.FlowID
+	cids  []event.CommunityID
+	name  string
+	last  time.Time
+}
+
+// New returns the rule's detector. base may be nil (no baseline).
+func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", Meta.ID, err)
+	}
+	if err := site.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", Meta.ID, err)
+	}
+	cfg = cfg.withDefaults()
+	d := &Detector{cfg: cfg, site: site, base: base, series: map[key]*series{},
+		tags: rules.NewFlowTags(8192), names: map[netip.Addr]string{},
+		eps: rules.NewEpisodes[key](2*time.Hour, cfg.MaxPairs)}
+	start, end := d.site.NightHours()
+	for h := range baseline.HoursPerWeek {
+		m := (h % 24) * 60
+		// night if any minute of the hour is night
+		d.night[h] = inSpan(m, start, end) || inSpan(m+59, start, end)
+	}
+	return d, nil
+}
+
+func inSpan(m, start, end int) bool {
+	if start <= end {
+		return m >= start && m < end
+	}
+	return m >= start || m < end
+}
+
+const maxNames = 65_536
+
+// Observe implements rules.Detector.
+func (d *Detector) Observe(r event.Record, raise rules.Raise) {
+	if f, ok := r.(*event.Flow); ok {
+		d.flow(f, raise)
+		return
+	}
+	b, ok := r.(rules.Based)
+	if !ok {
+		return
+	}
+	base := b.BaseRecord()
+	if n, ok := r.(rules.ServerNamer); ok {
+		if name := baseline.NormalizeName(n.ServerName()); name != "" {
+			d.tags.Put(base.FlowID, rules.FlowTag{Protocol: base.Protocol, Detail: name})
+		}
+	}
+	if res, ok := r.(rules.Resolver); ok {
+		name, addrs := res.DNSResolution()
+		if name = baseline.NormalizeName(name); name != "" {
+			for _, a := range addrs {
+				if len(d.names) >= maxNames {
+					clear(d.names)
+				}
+				d.names[a.Unmap()] = name
+			}
+		}
+	}
+	if q, ok := r.(DNSQuestion); ok {
+		d.dns(base, q.DNSQuestion(), raise)
+	}
+}
+
+func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
+	tag, _ := d.tags.Get(f.ID)
+	if f.Final {
+		d.tags.Drop(f.ID)
+	}
+	if !f.Final && f.Reason == event.EndActive {
+		return // an interim record of a long flow: its start was seen
+	}
+	src, dst := f.Source.IP.Unmap(), f.Destination.IP.Unmap()
+	if !d.site.IsInternal(src) || !(d.site.IsExternal(dst) || d.cfg.InternalPeers && d.site.IsInternal(dst) && src != dst) {
+		return
+	}
+	if f.Transport != 6 && f.Transport != 17 {
+		return
+	}
+	if !d.site.IsNight(f.Start) {
+		return
+	}
+	name := tag.Detail
+	if name == "" {
+		name = d.names[dst]
+	}
+	var names []string
+	if name != "" {
+		names = []string{name}
+	}
+	if _, ok := d.site.Allowed(src, dst, names, f.Destination.Port, f.Transport); ok {
+		return
+	}
+	k := key{src: src, dst: dst, port: f.Destination.Port, proto: f.Transport}
+	if d.known(k, name) {
+		return
+	}
+	d.beat(k, f.Start, rules.Bytes(f), f.ID, f.CommunityID, name, raise)
+}
+
+func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
+	src := b.Source.Addr().Unmap()
+	q = baseline.NormalizeName(q)
+	dom := baseline.RegisteredDomain(q)
+	if dom == "" || !d.site.IsInternal(src) || !d.site.IsNight(b.Timestamp) || d.site.IsInfrastructure(src) {
+		return
+	}
+	if _, ok := d.site.Allowed(src, netip.Addr{}, []string{q}, 53, 17); ok {
+		return
+	}
+	if d.base != nil && d.base.Ready() && d.base.UsedName(src, q, true) {
+		return
+	}
+	k := key{src: src, domain: dom, port: 53, proto: 17}
+	d.beat(k, b.Timestamp, 0, b.FlowID, b.CommunityID, dom, raise)
+}
+
+// known reports whether the baseline saw the pair active at night, or the
+// host using the peer's name.
+func (d *Detector) known(k key, name string) bool {
+	if d.base == nil || !d.base.Ready() {
+		return false
+	}
+	if name != "" && d.base.UsedName(k.src, name, true) {
+		return true
+	}
+	e, ok := d.base.Edge(baseline.EdgeKey{Client: k.src, Server: k.dst, Port: k.port, Proto: k.proto})
+	if !ok {
+		return false
+	}
+	for h, n := range e.Hours {
+		if n > 0 && d.night[h] {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Detector) beat(k key, at time.Time, size uint64, id event.FlowID, cid event.CommunityID, name string, raise rules.Raise) {
+	if at.After(d.now) {
+		d.now = at
+	}
+	s := d.series[k]
+	if s == nil {
+		if len(d.series) >= d.cfg.MaxPairs {
+			d.evict()
+		}
+		s = &series{}
+		d.series[k] = s
+	}
+	if name != "" {
+		s.name = name
+	}
+	if n := len(s.times); n > 0 {
+		prev := s.times[n-1]
+		switch gap := at.Sub(prev); {
+		case gap < 0 && gap > -mergeGap, gap >= 0 && gap < mergeGap:
+			s.sizes[n-1] += size // the same beat
+			s.last = later(s.last, at)
+			return
+		case gap < 0:
+			return // out of order by more than a beat: ignore
+		case gap > 4*d.cfg.MaxPeriod:
+			s.times, s.sizes = s.times[:0], s.sizes[:0] // a new series
+		}
+	}
+	if len(s.times) == maxBeats {
+		copy(s.times, s.times[1:])
+		copy(s.sizes, s.sizes[1:])
+		s.times, s.sizes = s.times[:maxBeats-1], s.sizes[:maxBeats-1]
+	}
+	s.times = append(s.times, at)
+	s.sizes = append(s.sizes, size)
+	s.last = later(s.last, at)
+	s.flows = rules.Sample(s.flows, id, 16)
+	if !cid.IsZero() {
+		s.cids = rules.Sample(s.cids, cid, 16)
+	}
+	d.check(k, s, raise, false)
+}
+
+func (d *Detector) evict() {
+	var oldK key
+	var old *series
+	for k, s := range d.series {
+		if old == nil || s.last.Before(old.last) {
+			oldK, old = k, s
+		}
+	}
+	delete(d.series, oldK)
+	d.dropped++
+}
+
+func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
+	n := len(s.times)
+	if n < d.cfg.MinBeats {
+		return
+	}
+	sc := score(s.times, s.sizes, d.cfg.MaxJitter)
+	if sc.Period < d.cfg.MinPeriod || sc.Period > d.cfg.MaxPeriod || sc.Single < sc.Intervals-max(1, sc.Intervals/5) {
+		return
+	}
+	// Even sizes and even timing alert at MinBeats; uneven sizes need twice
+	// the beats with the timing alone.
+	switch {
+	case sc.Size >= 0.5 && sc.Total >= d.cfg.MinScore:
+	case n >= 2*d.cfg.MinBeats && sc.Timing >= d.cfg.MinScore:
+	default:
+		return
+	}
+	first, last := s.times[0], s.times[n-1]
+	peer := k.dst.String()
+	if k.domain != "" {
+		peer = k.domain
+	}
+	keyStr := "beacon/" + k.src.String() + ">" + peer + ":" + strconv.Itoa(int(k.port))
+	sev := Meta.Severity
+	if sc.Total >= 0.85 && n >= 2*d.cfg.MinBeats {
+		sev++
+	}
+	ep, _ := d.eps.Open(k, Meta.NewAlert(keyStr, first, last, sev))
+	ep.Touch(last)
+	if first.Before(ep.Alert.First) {
+		first = ep.Alert.First
+	}
+	ep.Pending = max(ep.Pending, uint64(n))
+	if !final && !ep.Due(uint64(n), sev) {
+		return
+	}
+	a := ep.Alert
+	rules.SetSeverity(&a, max(sev, ep.Severity))
+	a.Action = "night_beacon"
+	a.Source = event.AlertEndpoint{IP: k.src}
+	if k.domain != "" {
+		a.Action = "night_dns_beacon"
+		a.Destination = event.AlertEndpoint{Domain: k.domain, Port: 53}
+		a.Threat = rules.Threat([]string{"T1071.004"}, Meta.Tactic)
+		a.Related = []netip.Addr{k.src}
+	} else {
+		a.Destination = event.AlertEndpoint{IP: k.dst, Port: k.port, Domain: s.name}
+		a.Related = []netip.Addr{k.src, k.dst}
+	}
+	if s.name != "" {
+		a.RelatedHosts = []string{s.name}
+	}
+	a.Transport = k.proto
+	a.Direction = "outbound"
+	if d.site.IsInternal(k.dst) {
+		a.Direction = "internal"
+	}
+	a.Evidence = event.AlertEvidence{
+		Count: uint64(n), FlowIDs: s.flows, CommunityIDs: s.cids, Ports: []uint16{k.port},
+		Facts: []event.Fact{
+			{Name: "period", Value: sc.Period.Round(10 * time.Millisecond).String()},
+			{Name: "score", Value: strconv.FormatFloat(sc.Total, 'f', 2, 64)},
+			{Name: "regular_intervals", Value: strconv.FormatFloat(sc.Regular, 'f', 2, 64)},
+			{Name: "jitter", Value: strconv.FormatFloat(sc.Dispersion, 'f', 3, 64)},
+			{Name: "bowley_skew", Value: strconv.FormatFloat(sc.Skew, 'f', 2, 64)},
+			{Name: "size_score", Value: strconv.FormatFloat(sc.Size, 'f', 2, 64)},
+		},
+	}
+	if k.domain != "" {
+		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port 53", From: first, To: last}
+	} else {
+		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and host " + k.dst.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
+	}
+	peerText := peer + ":" + strconv.Itoa(int(k.port))
+	if s.name != "" && k.domain == "" {
+		peerText += " (" + s.name + ")"
+	}
+	loc := d.site.Location()
+	period := rules.Span(sc.Period)
+	a.Message = rules.Fill(Meta.Message[0], "src", k.src.String(), "peer", peerText, "period", period, "n", strconv.Itoa(n)) + rules.Fill(
+		", from {from} to {to}, with almost no variation: this is what malware calling its controller looks like, and this host does not normally do it at night. "+
+			"Now: unplug {src} from the network (do not switch it off, do not run a virus scan on it: both destroy evidence), ask the firewall administrator to block {peer}, "+
+			"and call the IT security contact.",
+		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", peer)
+	a.MessageJA = rules.Fill(Meta.Message[1], "src", k.src.String(), "peer", peerText, "period", rules.SpanJA(sc.Period), "n", strconv.Itoa(n)) + rules.Fill(
+		"（{from}〜{to}、間隔がほぼ一定）。マルウェアが指令サーバと通信するときの特徴で、この端末は通常夜間にこの通信をしません。"+
+			"今すぐ: {src} のLANケーブルを抜いて隔離してください（電源は切らない・ウイルススキャンはしない: 証拠が消えます）。ファイアウォール管理者に {peer} への通信の遮断を依頼し、セキュリティ担当に連絡してください。",
+		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", peer)
+	ep.Alert = a
+	ep.Raise(raise, uint64(n))
+}
+
+// Tick implements rules.Detector.
+func (d *Detector) Tick(now time.Time, raise rules.Raise) {
+	if now.After(d.now) {
+		d.now = now
+	}
+	d.eps.Expire(d.now, func(k key, ep *rules.Episode) {
+		if s := d.series[k]; s != nil {
+			d.check(k, s, raise, true)
+		}
+	})
+	for k, s := range d.series {
+		if d.now.Sub(s.last) > 4*d.cfg.MaxPeriod && d.eps.Get(k) == nil {
+			delete(d.series, k)
+		}
+	}
+}
+
+// Stats implements rules.Stats.
+func (d *Detector) Stats() []event.MetricValue {
+	return []event.MetricValue{
+		{Name: "pairs", Value: uint64(len(d.series))},
+		{Name: "episodes", Value: uint64(d.eps.Len())},
+		{Name: "dropped_pairs", Value: d.dropped},
+		{Name: "evicted_episodes", Value: d.eps.Evicted},
+		{Name: "evicted_flow_tags", Value: d.tags.Evicted},
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

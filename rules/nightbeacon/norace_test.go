@@ -1,0 +1,5 @@
+//go:build !race
+
+package nightbeacon
+
+const raceEnabled = false
