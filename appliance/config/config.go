@@ -32,6 +32,8 @@ type Config struct {
 	// Protocols configures the application-protocol parsers and the TCP
 	// reassembly that feeds them.
 	Protocols all.Config `yaml:"protocols"`
+	// Capture configures live capture (mamori run).
+	Capture Capture `yaml:"capture"`
 
 	// File is where the configuration came from ("(embedded defaults)"
 	// when none was given).
@@ -155,6 +157,7 @@ func (c *Config) sections() []section {
 	return []section{
 		{"flow", c.Flow.Validate},
 		{"protocols", c.Protocols.Validate},
+		{"capture", c.Capture.Validate},
 	}
 }
 

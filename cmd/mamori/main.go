@@ -23,6 +23,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"run", "capture live from a mirror port and write flow records until stopped", runRun},
 	{"replay", "read capture files through the packet path and write flow records", runReplay},
 	{"config", "print the embedded default configuration, or check a configuration file", runConfig},
 	{"version", "print mamori's version", runVersion},
