@@ -12,6 +12,8 @@ import (
 	"mamori/pipeline/proto"
 	"mamori/pipeline/proto/dicom"
 	"mamori/pipeline/proto/dispatch"
+	"mamori/pipeline/proto/dns"
+	"mamori/pipeline/proto/hl7"
 	"mamori/pipeline/proto/rdp"
 	"mamori/pipeline/proto/smb"
 	"mamori/pipeline/proto/tls"
@@ -28,6 +30,8 @@ type Config struct {
 	SMB   smb.Config   `yaml:"smb"`
 	DICOM dicom.Config `yaml:"dicom"`
 	TLS   tls.Config   `yaml:"tls"`
+	HL7   hl7.Config   `yaml:"hl7"`
+	DNS   dns.Config   `yaml:"dns"`
 }
 
 // DefaultConfig returns every parser's defaults.
@@ -38,6 +42,8 @@ func DefaultConfig() Config {
 		SMB:        smb.DefaultConfig(),
 		DICOM:      dicom.DefaultConfig(),
 		TLS:        tls.DefaultConfig(),
+		HL7:        hl7.DefaultConfig(),
+		DNS:        dns.DefaultConfig(),
 	}
 }
 
@@ -68,7 +74,9 @@ var registry = []entry{
 	reg("rdp", func(c *Config) rdp.Config { return c.RDP }, rdp.New),
 	reg("smb", func(c *Config) smb.Config { return c.SMB }, smb.New),
 	reg("dicom", func(c *Config) dicom.Config { return c.DICOM }, dicom.New),
+	reg("hl7", func(c *Config) hl7.Config { return c.HL7 }, hl7.New),
 	reg("tls", func(c *Config) tls.Config { return c.TLS }, tls.New),
+	reg("dns", func(c *Config) dns.Config { return c.DNS }, dns.New),
 }
 
 // Names lists the registered parser names in match order.
