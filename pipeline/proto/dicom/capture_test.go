@@ -222,7 +222,7 @@ func TestTshark(t *testing.T) {
 }
 
 var (
-	rqInfo  = regexp.MustCompile(`([CN]-[A-Z-]+)-RQ ID=\d+`)
+	rqInfo = regexp.MustCompile(`([CN]-[A-Z-]+)-RQ ID=\d+`)
 	// A response: "C-FIND-RSP ID=1", "C-MOVE-RSP ID=1 C=1 (Success)",
 	// "C-MOVE-RSP (Refused: ...)", or tshark's "Command ID=1 (Success)";
 	// not the "C-FIND-RSP-DATA" of its data set.
