@@ -62,8 +62,10 @@ func TestGolden(t *testing.T) {
 			if len(recs) == 0 {
 				t.Fatal("no records")
 			}
-			if !json.Valid(prototest.NDJSON(recs[:1])) {
-				t.Fatalf("invalid JSON")
+			for _, r := range recs {
+				if b := r.AppendJSON(nil, &prototest.Observer); !json.Valid(b) {
+					t.Fatalf("invalid JSON: %s", b)
+				}
 			}
 			prototest.Golden(t, stem(c), recs)
 		})
