@@ -96,7 +96,8 @@ type Collector struct{ Alerts []event.Alert }
 func (c *Collector) Raise(a event.Alert) { c.Alerts = append(c.Alerts, a) }
 
 // Run feeds recs to det in order, ticking every tick of packet time
-// (0: every minute) and once more at the end (last record + 1 h), and
+// (0: every minute) and once more at the end (last record + 48 h, which
+// ends every episode and raises its final update), and
 // returns the alerts raised.
 func Run(det rules.Detector, recs []event.Record, tick time.Duration) []event.Alert {
 	if tick == 0 {
@@ -119,7 +120,7 @@ func Run(det rules.Detector, recs []event.Record, tick time.Duration) []event.Al
 			last = t
 		}
 	}
-	det.Tick(last.Add(time.Hour), c.Raise)
+	det.Tick(last.Add(48*time.Hour), c.Raise)
 	return c.Alerts
 }
 

@@ -1,0 +1,62 @@
+package newpeer
+
+import (
+	"errors"
+)
+
+// Config tunes the rule. A zero field means the default.
+type Config struct {
+	// RiskyPorts are server ports that make a new peer worse: remote
+	// access, file sharing, VPN and remote-support tools. Defaults to 22 23
+	// 139 445 500 1194 1723 3389 4500 5500 5900 5938 8443.
+	RiskyPorts []uint16 `yaml:"risky_ports"`
+	// LargeBytes is the upload (bytes sent by the internal host) that
+	// raises severity as possible exfiltration. Defaults to 10 MB.
+	LargeBytes uint64 `yaml:"large_bytes"`
+	// InboundFailed also reports inbound attempts nobody answered (off:
+	// internet background noise).
+	InboundFailed bool `yaml:"inbound_failed"`
+	// MaxPerHost is how many separate alerts one host gets in an hour
+	// before its new peers are folded into one. Defaults to 5.
+	MaxPerHost int `yaml:"max_per_host"`
+	// MaxPairs bounds the (host, peer) pairs remembered as alerted.
+	// Defaults to 65,536.
+	MaxPairs int `yaml:"max_pairs"`
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		RiskyPorts: []uint16{22, 23, 139, 445, 500, 1194, 1723, 3389, 4500, 5500, 5900, 5938, 8443},
+		LargeBytes: 10_000_000, MaxPerHost: 5, MaxPairs: 65_536,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.RiskyPorts == nil {
+		c.RiskyPorts = d.RiskyPorts
+	}
+	if c.LargeBytes == 0 {
+		c.LargeBytes = d.LargeBytes
+	}
+	if c.MaxPerHost == 0 {
+		c.MaxPerHost = d.MaxPerHost
+	}
+	if c.MaxPairs == 0 {
+		c.MaxPairs = d.MaxPairs
+	}
+	return c
+}
+
+// Validate reports bad values as "key: reason", joined.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxPerHost < 0 {
+		errs = append(errs, errors.New("max_per_host: must be > 0"))
+	}
+	if c.MaxPairs < 0 {
+		errs = append(errs, errors.New("max_pairs: must be > 0"))
+	}
+	return errors.Join(errs...)
+}
