@@ -9,14 +9,19 @@ import (
 )
 
 // pipeData reports, while framing a READ/WRITE message, whether its data
-// should be buffered for the DCE/RPC decoder: the file is a pipe, may be
-// one, or was opened before the capture began.
-func (s *session) pipeData(h *header, id fileID) bool {
+// (of which head is the start, when already read) should be buffered for
+// the DCE/RPC decoder: the file is a pipe, or is a file of unknown kind
+// (its tree or its CREATE was not seen) whose data starts with a DCE/RPC
+// header.
+func (s *session) pipeData(h *header, id fileID, head []byte) bool {
 	f := s.files[id]
-	if f == nil {
-		return id != relatedFileID
+	if f != nil && f.pipe {
+		return true
 	}
-	return f.pipe || f.pipeMaybe
+	if f != nil && !f.pipeMaybe || id == relatedFileID {
+		return false
+	}
+	return dcerpc.Looks(head)
 }
 
 // isPipe reports whether f is a named pipe, deciding a maybe-pipe by

@@ -12,9 +12,9 @@ import (
 )
 
 // decideAt is how many bytes of a message are read before deciding how
-// much of it to buffer: the SMB2 header and the fixed part of READ, WRITE
-// and IOCTL.
-const decideAt = 64 + 48
+// much of it to buffer: the SMB2 header, the fixed part of READ, WRITE and
+// IOCTL, and the first bytes of their data (a DCE/RPC header or not).
+const decideAt = 64 + 48 + 24
 
 // maxLost is how many bytes a lost stream may scan without finding an SMB
 // header before the session gives up on the flow.
@@ -215,7 +215,7 @@ func (s *session) decide(dir flow.Dir, d *dirState) {
 	case h.cmd == cmdWrite && !h.response() && len(body) >= 32:
 		off := int(le16(body[2:]))
 		n := int(le32(body[4:]))
-		if s.pipeData(&h, fileIDAt(body[16:])) {
+		if s.pipeData(&h, fileIDAt(body[16:]), blobAt(b, off, n)) {
 			cut(off + min(n, s.cfg.MaxPipeData))
 		} else {
 			cut(off)
@@ -223,7 +223,7 @@ func (s *session) decide(dir flow.Dir, d *dirState) {
 	case h.cmd == cmdRead && h.response() && len(body) >= 8:
 		off := int(body[2])
 		n := int(le32(body[4:]))
-		if r := s.pending[h.msgID]; r != nil && s.pipeData(&h, r.fileID) {
+		if r := s.pending[h.msgID]; r != nil && s.pipeData(&h, r.fileID, blobAt(b, off, n)) {
 			cut(off + min(n, s.cfg.MaxPipeData))
 		} else {
 			cut(max(off, 64+16))

@@ -212,11 +212,17 @@ func str16(pdu []byte, off, n int) (string, bool) {
 	if off+n > len(pdu) {
 		n, ok = len(pdu)-off, false
 	}
-	n = min(n, maxName) &^ 1
+	return utf16String(pdu[off : off+n]), ok
+}
+
+// utf16String decodes UTF-16LE (at most maxName bytes), dropping trailing
+// NULs; unpaired surrogates become U+FFFD.
+func utf16String(b []byte) string {
+	n := min(len(b), maxName) &^ 1
 	var buf [maxName / 2]uint16
 	u := buf[:0]
 	for i := 0; i < n; i += 2 {
-		u = append(u, le16(pdu[off+i:]))
+		u = append(u, le16(b[i:]))
 	}
 	for len(u) > 0 && u[len(u)-1] == 0 {
 		u = u[:len(u)-1]
@@ -225,7 +231,7 @@ func str16(pdu []byte, off, n int) (string, bool) {
 	for _, r := range utf16.Decode(u) {
 		out = utf8.AppendRune(out, r)
 	}
-	return string(out), ok
+	return string(out)
 }
 
 func (s *session) request(dir flow.Dir, ts time.Time, h *header, pdu []byte, c *chain) {
@@ -330,11 +336,11 @@ func (s *session) request(dir flow.Dir, ts time.Time, h *header, pdu []byte, c *
 		case 10, 65: // FileRenameInformation(Ex), MS-FSCC §2.4.42
 			if len(buf) >= 20 {
 				n := int(le32(buf[16:]))
-				name, ok := str16(buf2pdu(buf), 64, n)
-				if !ok {
+				if 20+n > len(buf) {
+					n = len(buf) - 20
 					s.note(anomBadOffset)
 				}
-				r.rename, r.name = true, name
+				r.rename, r.name = true, utf16String(buf[20:20+n])
 			}
 		case 13: // FileDispositionInformation
 			if len(buf) >= 1 && buf[0] != 0 {
@@ -361,12 +367,6 @@ func (s *session) request(dir flow.Dir, ts time.Time, h *header, pdu []byte, c *
 	}
 }
 
-// buf2pdu places a buffer at offset 64 so str16 can decode it.
-func buf2pdu(b []byte) []byte {
-	p := make([]byte, 64+len(b))
-	copy(p[64:], b)
-	return p
-}
 
 func (s *session) newRequest() *request {
 	if n := len(s.free); n > 0 {
@@ -493,7 +493,10 @@ func (s *session) response(ts time.Time, h *header, pdu []byte, c *chain) {
 	body := pdu[64:]
 	// Error responses (MS-SMB2 §2.2.2) carry StructureSize 9 instead of
 	// the command's body.
-	isError := h.status>>30 == 3 && len(body) >= 2 && le16(body) == 9
+	// SESSION_SETUP's own response is 9 bytes too, and carries the
+	// CHALLENGE with STATUS_MORE_PROCESSING_REQUIRED.
+	isError := h.status>>30 == 3 && len(body) >= 2 && le16(body) == 9 &&
+		!(h.cmd == cmdSessionSetup && h.status == statusMoreProcessingRequired)
 	switch h.cmd {
 	case cmdNegotiate:
 		s.negotiate(ts, h, pdu, r)

@@ -174,6 +174,26 @@ func serviceHandleOp(op uint16) bool {
 	return false
 }
 
+// hasArgs reports whether decodeArgs reads anything of the call.
+func hasArgs(u UUID, op uint16) bool {
+	switch u {
+	case uuidSvcctl:
+		switch op {
+		case opCreateServiceW, opCreateServiceA, opCreateServiceWOW64A, opCreateServiceWOW64W,
+			opOpenServiceW, opOpenServiceA, opChangeServiceConfigW:
+			return true
+		}
+		return serviceHandleOp(op)
+	case uuidAtsvc:
+		return op == opNetrJobAdd
+	case uuidTSch:
+		return op == opSchRegisterTask || op == opSchRun || op == opSchDelete
+	case uuidWinreg:
+		return op == opRegCreateKey || op == opRegOpenKey || op == opRegSetValue
+	}
+	return false
+}
+
 // decodeArgs fills ev.Args from a request stub and reports whether the
 // response will carry a service handle worth remembering.
 func (c *Conn) decodeArgs(ev *Event, st []byte, n64 bool) bool {

@@ -138,6 +138,9 @@ type pending struct {
 	nctx   int
 	handle bool // call: response carries a service handle to remember
 	n64    bool
+	// stub gathers a fragmented request's stub (at most MaxPDU bytes)
+	// until its last fragment, when the arguments are decoded.
+	stub []byte
 }
 
 type handleName struct {
@@ -155,6 +158,7 @@ type Conn struct {
 	handles  [8]handleName
 	nhandles int
 	chal     ntlm.Message // the last NTLM CHALLENGE from the server
+	stubs    int          // bytes held in pending calls' stubs, ≤ 2×MaxPDU
 	Stats    Stats
 }
 
@@ -354,6 +358,7 @@ func (c *Conn) Flush(emit func(*Event)) {
 		emit(&c.calls[i].ev)
 	}
 	c.calls = c.calls[:0]
+	c.stubs = 0
 }
 
 // Pending is the number of binds and calls awaiting an answer.
@@ -364,6 +369,7 @@ func (c *Conn) Buffered() int { return len(c.dir[0].buf) + len(c.dir[1].buf) }
 
 func (c *Conn) push(p pending, emit func(*Event)) {
 	if len(c.calls) >= c.lim.MaxCalls {
+		c.stubs -= len(c.calls[0].stub)
 		c.Stats.Evicted++
 		c.calls[0].ev.Evicted = true
 		emit(&c.calls[0].ev)
@@ -377,6 +383,7 @@ func (c *Conn) take(kind Kind, callID uint32) (pending, bool) {
 	for i := range c.calls {
 		if c.calls[i].ev.Kind == kind && c.calls[i].ev.CallID == callID {
 			p := c.calls[i]
+			c.stubs -= len(p.stub)
 			c.calls = append(c.calls[:i], c.calls[i+1:]...)
 			return p, true
 		}
@@ -529,9 +536,27 @@ func (c *Conn) request(ts time.Time, h Header, p []byte, emit func(*Event)) {
 		return
 	}
 	o := order(h.BigEnd)
+	off := 24
+	if h.Flags&FlagObjectUUID != 0 {
+		off += 16
+	}
+	var st []byte
+	if h.AuthLen == 0 || authLevel(p, h) != AuthLevelPrivacy {
+		st, _ = stub(p, h, off)
+	}
 	if h.Flags&FlagFirstFrag == 0 {
 		if pd := c.find(KindCall, h.CallID); pd != nil {
 			pd.ev.Fragments++
+			if pd.stub != nil {
+				add := st[:min(len(st), c.lim.MaxPDU-len(pd.stub), 2*c.lim.MaxPDU-c.stubs)]
+				pd.stub = append(pd.stub, add...)
+				c.stubs += len(add)
+				if h.Flags&FlagLastFrag != 0 {
+					pd.handle = c.decodeArgs(&pd.ev, pd.stub, pd.n64)
+					c.stubs -= len(pd.stub)
+					pd.stub = nil
+				}
+			}
 		}
 		return
 	}
@@ -545,14 +570,13 @@ func (c *Conn) request(ts time.Time, h Header, p []byte, emit func(*Event)) {
 		ev.Operation = x.iface.Operation(opnum)
 		n64 = x.n64
 	}
-	off := 24
-	if h.Flags&FlagObjectUUID != 0 {
-		off += 16
-	}
 	pd := pending{ev: ev, n64: n64}
-	if ev.AuthLevel != AuthLevelPrivacy && !h.BigEnd {
-		if st, _ := stub(p, h, off); st != nil {
+	if ev.AuthLevel != AuthLevelPrivacy && !h.BigEnd && hasArgs(ev.UUID, opnum) {
+		if h.Flags&FlagLastFrag != 0 || c.stubs+len(st) > 2*c.lim.MaxPDU {
 			pd.handle = c.decodeArgs(&pd.ev, st, n64)
+		} else {
+			pd.stub = append(make([]byte, 0, len(st)), st...)
+			c.stubs += len(st)
 		}
 	}
 	c.push(pd, emit)
