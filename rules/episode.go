@@ -14,7 +14,7 @@ import (
 //
 // Re-raising is rate-limited by Due: an update goes out when the count of
 // evidence has doubled since the last raise or the severity has risen, so
-// that one episode never floods.
+// that one episode never floods; Expire offers one final update.
 type Episodes[K comparable] struct {
 	Quiet time.Duration
 	Max   int
@@ -71,9 +71,10 @@ func (e *Episodes[K]) Open(k K, a event.Alert) (ep *Episode, created bool) {
 }
 
 // Due reports whether an episode with count pieces of evidence at severity
-// sev should be (re-)raised now.
+// sev should be (re-)raised now: first, when the count has doubled (and
+// grown by at least three), or when the severity rose.
 func (ep *Episode) Due(count uint64, sev int) bool {
-	return ep.Raised == 0 || count >= 2*ep.Raised || clampSeverity(sev) > ep.Severity
+	return ep.Raised == 0 || (count >= 2*ep.Raised && count >= ep.Raised+3) || clampSeverity(sev) > ep.Severity
 }
 
 // Raise sends the episode's alert, recording count and severity; the
