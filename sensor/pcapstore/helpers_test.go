@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -146,4 +148,9 @@ func samePackets(t testing.TB, what string, got, want []pkt) {
 
 func pcapPath(t testing.TB, rel string) string {
 	return testenv.Pcap(t, rel)
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

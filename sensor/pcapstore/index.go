@@ -372,6 +372,11 @@ func parseIndex(b []byte) (*index, error) {
 	if x.dataSize < fileHeaderLen || x.dataSize > maxFileSize+SnapLen+recHeaderLen {
 		return nil, badIndex("packet file size %d", x.dataSize)
 	}
+	// Every packet has one posting of at least one byte: this bounds what
+	// a query decodes by the size of the file.
+	if x.packets > uint64(len(x.sec[idxSecPostings])) || x.packets > uint64(x.dataSize-fileHeaderLen)/recHeaderLen {
+		return nil, badIndex("%d packets", x.packets)
+	}
 	return x, nil
 }
 
@@ -411,10 +416,11 @@ func (x *index) addr(kind uint8, n uint32) (netip.Addr, error) {
 	return netip.AddrFrom4([4]byte(x.sec[idxSecV4][int(n)*v4Len:])), nil
 }
 
-// postings appends entry i's packet offsets to dst.
+// postings appends entry i's packet offsets to dst. dst never grows past
+// the file's packet count.
 func (x *index) postings(dst []uint32, postOff, count uint32) ([]uint32, error) {
 	p := x.sec[idxSecPostings]
-	if int(postOff) > len(p) || uint64(count) > x.packets {
+	if int(postOff) > len(p) || uint64(len(dst))+uint64(count) > x.packets {
 		return dst, badIndex("postings at %d (%d packets)", postOff, count)
 	}
 	p = p[postOff:]
