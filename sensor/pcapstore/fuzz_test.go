@@ -3,8 +3,8 @@ package pcapstore
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"math"
 	"net/netip"
 	"os"
