@@ -1,6 +1,8 @@
 # mamori — every target has a "## description"; `make help` lists them.
 GO       ?= go
 FUZZTIME ?= 30s
+# Minimising each new input takes up to 60 s by default: longer than a short run.
+FUZZMINTIME ?= 2s
 PKGS     := ./...
 SAMPLE   := testdata/pcaps/recorded/*.pcap
 
@@ -34,7 +36,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
 	  for name in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
 	    echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) $$pkg; \
 	  done; \
 	done
 

@@ -2,11 +2,15 @@ package config
 
 import (
 	"net/netip"
+	"reflect"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"mamori/pipeline/flow"
+	"mamori/pipeline/proto/all"
 )
 
 func TestDefaults(t *testing.T) {
@@ -16,6 +20,22 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Flow.TCPTimeout != 5*time.Minute || c.Sensor.DataDir != "/var/lib/mamori" || len(c.Networks.Internal) != 6 {
 		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+// TestDefaultsDocumentCode checks that the values written in default.yaml
+// are the packages' own defaults: the file documents the code, not a
+// second set of numbers.
+func TestDefaultsDocumentCode(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := all.DefaultConfig(); !reflect.DeepEqual(c.Protocols, want) {
+		t.Errorf("default.yaml protocols:\n%+v\ncode's defaults:\n%+v", c.Protocols, want)
+	}
+	if want := flow.DefaultConfig(); !reflect.DeepEqual(c.Flow, want) {
+		t.Errorf("default.yaml flow:\n%+v\ncode's defaults:\n%+v", c.Flow, want)
 	}
 }
 

@@ -28,11 +28,12 @@ func (w *JSON) Begin() {
 func (w *JSON) Finish() { w.B = append(w.B, '}') }
 
 func (w *JSON) key(k string) {
-	if !w.first[w.depth] {
-		w.B = append(w.B, ',')
+	if w.first[w.depth] {
+		w.first[w.depth] = false
+		w.B = append(w.B, '"')
+	} else {
+		w.B = append(w.B, ',', '"')
 	}
-	w.first[w.depth] = false
-	w.B = append(w.B, '"')
 	w.B = append(w.B, k...) // keys are constant, ASCII and need no escaping
 	w.B = append(w.B, '"', ':')
 }
@@ -199,7 +200,7 @@ func AppendQuoted(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if plain[c] {
 			i++
 			continue
 		}
@@ -234,6 +235,14 @@ func AppendQuoted(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// plain marks the ASCII bytes a JSON string holds as they are.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // Array opens an array of objects under key k. Call Item for each element
 // (closing it with End) and EndArray after the last.

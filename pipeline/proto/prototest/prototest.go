@@ -65,6 +65,13 @@ var ErrNoMatch = errors.New("prototest: parser did not match the first data chun
 // records emitted and the first error a session returned (after which, like
 // the dispatcher, it stops feeding but still ends the session).
 func Feed(p proto.Parser, f *flow.Info, chunks ...Chunk) ([]event.Record, error) {
+	return feed(p, f, nil, chunks)
+}
+
+// feed is Feed with Match asked about first (when not nil) instead of the
+// first data chunk: a re-segmented stream still matches the way the real
+// first segment did, while its bytes arrive in small pieces.
+func feed(p proto.Parser, f *flow.Info, first []byte, chunks []Chunk) ([]event.Record, error) {
 	var recs []event.Record
 	var sess proto.Session
 	var err error
@@ -79,7 +86,11 @@ func Feed(p proto.Parser, f *flow.Info, chunks ...Chunk) ([]event.Record, error)
 			if c.Gap > 0 || len(c.Data) == 0 {
 				continue
 			}
-			if !p.Match(f, c.Dir, c.Data) {
+			m := c.Data
+			if first != nil {
+				m = first
+			}
+			if !p.Match(f, c.Dir, m) {
 				return nil, ErrNoMatch
 			}
 			sess = p.NewSession(f, func(r event.Record) { recs = append(recs, r) })
@@ -125,7 +136,8 @@ func Golden(tb testing.TB, name string, recs []event.Record) {
 //     streams, 512 points otherwise) never panics;
 //   - re-segmenting each direction's bytes (1-byte and 7-byte pieces, as
 //     TCP may deliver them) gives the same records as the original chunks,
-//     unless the parser is datagram-based (udp is true).
+//     unless the parser is datagram-based (udp is true). Match is still
+//     asked about the original first chunk, as the dispatcher would.
 func CheckRobust(tb testing.TB, p proto.Parser, f *flow.Info, udp bool, chunks ...Chunk) {
 	tb.Helper()
 	r1, e1 := Feed(p, f, chunks...)
@@ -147,8 +159,15 @@ func CheckRobust(tb testing.TB, p proto.Parser, f *flow.Info, udp bool, chunks .
 	if udp || e1 != nil {
 		return
 	}
+	var first []byte
+	for _, c := range chunks {
+		if c.Gap == 0 && len(c.Data) > 0 {
+			first = c.Data
+			break
+		}
+	}
 	for _, size := range []int{1, 7} {
-		got, err := Feed(p, f, resegment(chunks, size)...)
+		got, err := feed(p, f, first, resegment(chunks, size))
 		if err != nil {
 			tb.Errorf("%s: %d-byte segments: %v", p.Name(), size, err)
 			continue
