@@ -14,8 +14,12 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"mamori/pipeline/baseline"
 	"mamori/pipeline/flow"
 	"mamori/pipeline/proto/all"
+	"mamori/rules"
+	rulesall "mamori/rules/all"
+	"mamori/sensor/pcapstore"
 )
 
 //go:embed default.yaml
@@ -34,6 +38,18 @@ type Config struct {
 	Protocols all.Config `yaml:"protocols"`
 	// Capture configures live capture (mamori run).
 	Capture Capture `yaml:"capture"`
+	// Site is the hospital's facts, at the top level of the file:
+	// timezone, night, segments, servers, admins, allowed_external,
+	// maintenance, segment_policy (see examples/hospital-500.yaml).
+	Site rules.Site `yaml:",inline"`
+	// Rules tunes the detectors.
+	Rules rulesall.Config `yaml:"rules"`
+	// Baseline bounds the learned model and says how the live service
+	// learns and saves it.
+	Baseline baseline.Config `yaml:"baseline"`
+	// PcapStore is the forensic packet store (mamori pcap, replay
+	// --pcap-store).
+	PcapStore pcapstore.Config `yaml:"pcap_store"`
 
 	// File is where the configuration came from ("(embedded defaults)"
 	// when none was given).
@@ -158,6 +174,10 @@ func (c *Config) sections() []section {
 		{"flow", c.Flow.Validate},
 		{"protocols", c.Protocols.Validate},
 		{"capture", c.Capture.Validate},
+		{"pcap_store", c.PcapStore.Validate},
+		{"rules", c.Rules.Validate},
+		{"baseline", c.Baseline.Validate},
+		{"", c.Site.Validate}, // top-level keys: its errors carry their own path
 	}
 }
 
@@ -172,7 +192,10 @@ func (c *Config) validate() error {
 		if err := s.validate(); err != nil {
 			for _, e := range unjoin(err) {
 				key, msg, _ := strings.Cut(e.Error(), ": ")
-				errs = append(errs, &fieldError{s.name + "." + key, msg})
+				if s.name != "" {
+					key = s.name + "." + key
+				}
+				errs = append(errs, &fieldError{key, msg})
 			}
 		}
 	}
