@@ -367,7 +367,6 @@ func (s *session) request(dir flow.Dir, ts time.Time, h *header, pdu []byte, c *
 	}
 }
 
-
 func (s *session) newRequest() *request {
 	if n := len(s.free); n > 0 {
 		r := s.free[n-1]
