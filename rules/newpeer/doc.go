@@ -6,8 +6,8 @@
 //
 // Severity follows what the on-call person cares about: inbound is worse
 // than outbound, remote-access and file-sharing ports (RDP, SMB, SSH, VNC,
-// VPN, remote-support tools) are worse, night is worse, and a large upload
-// is worse (T1048). A connection the peer never answered is low. Inbound
+// VPN, remote-support tools) are worse, a large upload is worse (T1048),
+// and night makes what is already high critical. A connection the peer never answered is low. Inbound
 // attempts that nobody answered (internet noise) are ignored unless
 // configured.
 //

@@ -136,11 +136,14 @@ func (d *Detector) known(host, peer netip.Addr, names []string) bool {
 	return false
 }
 
-// severity of one flow to a new peer, and why.
+// severity of one flow to a new peer, and why: medium outbound, high
+// inbound, low when never answered; +1 for a remote-access or file-sharing
+// port, +1 for a large upload; night adds one only to what is already high
+// (an ordinary HTTPS call at 04:00 is worth a look in the morning, not a
+// call at night).
 func (d *Detector) severity(f *event.Flow, inbound, failed bool) (int, []string) {
 	var why []string
 	sev := rules.Medium
-	risky := slices.Contains(d.cfg.RiskyPorts, f.Destination.Port)
 	switch {
 	case failed:
 		sev = rules.Low
@@ -149,20 +152,20 @@ func (d *Detector) severity(f *event.Flow, inbound, failed bool) (int, []string)
 		sev = rules.High
 		why = append(why, "inbound from outside")
 	}
-	if risky {
+	if slices.Contains(d.cfg.RiskyPorts, f.Destination.Port) {
 		sev++
 		why = append(why, "remote access or file sharing port "+strconv.Itoa(int(f.Destination.Port)))
 	}
 	if failed {
 		return sev, why
 	}
-	if d.site.IsNight(f.Start) {
-		sev++
-		why = append(why, "at night")
-	}
 	if up := d.upload(f, inbound); up >= d.cfg.LargeBytes {
 		sev++
 		why = append(why, "large upload ("+strconv.FormatUint(up, 10)+" bytes)")
+	}
+	if sev >= rules.High && d.site.IsNight(f.Start) {
+		sev++
+		why = append(why, "at night")
 	}
 	return sev, why
 }
