@@ -69,11 +69,11 @@ type Stage struct {
 
 // StageCounts are the stage's counters.
 type StageCounts struct {
-	Alerts       uint64 // alerts written (every update counts)
-	Episodes     uint64 // distinct alerts (episodes)
-	Learned      uint64 // observations learned
-	Dropped      uint64 // observations dropped as part of alerted traffic
-	HeldOverflow uint64 // observations learned early because the hold-back queue was full
+	Alerts       uint64    // alerts written (every update counts)
+	Episodes     uint64    // distinct alerts (episodes)
+	Learned      uint64    // observations learned
+	Dropped      uint64    // observations dropped as part of alerted traffic
+	HeldOverflow uint64    // observations learned early because the hold-back queue was full
 	BySeverity   [5]uint64 // alerts written (updates too) by event.severity
 }
 

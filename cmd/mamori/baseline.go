@@ -211,4 +211,3 @@ hour histograms are summed, first/last seen widened.`,
 	}
 	return 0
 }
-

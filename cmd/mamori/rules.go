@@ -32,4 +32,3 @@ and its alert text in English and Japanese.`,
 	}
 	return 0
 }
-
