@@ -88,10 +88,10 @@ type Config struct {
 	// Ports overrides Cutoff for flows with either port, e.g. 3389:
 	// unlimited for RDP. Host overrides win over port overrides; where
 	// several ports (or hosts) of a flow match, the lowest limit counts.
-	Ports map[uint16]Limit `yaml:"ports"`
+	Ports map[uint16]Limit `yaml:"cutoff_ports"`
 	// Hosts overrides Cutoff for flows to or from an address, e.g. the
 	// nightly backup target: 0.
-	Hosts map[string]Limit `yaml:"hosts"`
+	Hosts map[string]Limit `yaml:"cutoff_hosts"`
 	// MaxFlows is the size of the kernel's flow map; past it the least
 	// recently used flow is forgotten (its counts start again if it comes
 	// back). Defaults to 262,144 (about 34 MiB of kernel memory).
@@ -135,22 +135,22 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, fmt.Errorf("max_flows: must be between 1 and %d, got %d", 1<<24, c.MaxFlows))
 	}
 	if len(c.Ports) > maxPortOverrides {
-		errs = append(errs, fmt.Errorf("ports: at most %d overrides, got %d", maxPortOverrides, len(c.Ports)))
+		errs = append(errs, fmt.Errorf("cutoff_ports: at most %d overrides, got %d", maxPortOverrides, len(c.Ports)))
 	}
 	for p, l := range c.Ports {
 		if l < Unlimited {
-			errs = append(errs, fmt.Errorf("ports: %d: must be a byte count or unlimited", p))
+			errs = append(errs, fmt.Errorf("cutoff_ports: %d: must be a byte count or unlimited", p))
 		}
 	}
 	if len(c.Hosts) > maxHostOverrides {
-		errs = append(errs, fmt.Errorf("hosts: at most %d overrides, got %d", maxHostOverrides, len(c.Hosts)))
+		errs = append(errs, fmt.Errorf("cutoff_hosts: at most %d overrides, got %d", maxHostOverrides, len(c.Hosts)))
 	}
 	for h, l := range c.Hosts {
 		if _, err := netip.ParseAddr(h); err != nil {
-			errs = append(errs, fmt.Errorf("hosts: %q is not an IP address", h))
+			errs = append(errs, fmt.Errorf("cutoff_hosts: %q is not an IP address", h))
 		}
 		if l < Unlimited {
-			errs = append(errs, fmt.Errorf("hosts: %s: must be a byte count or unlimited", h))
+			errs = append(errs, fmt.Errorf("cutoff_hosts: %s: must be a byte count or unlimited", h))
 		}
 	}
 	return c, errors.Join(errs...)

@@ -73,8 +73,8 @@ struct config {
 	__u64 cutoff;
 	/* snaplen is what a passing packet returns: bytes to copy. */
 	__u32 snaplen;
-	/* len_adjust is added to skb->len to get the frame length: 0 on a
-	 * packet socket (skb->data is the MAC header there), 14 in
+	/* len_adjust is where skb->data lies past the MAC header, added to
+	 * skb->len to get the frame length: 0 on a packet socket, 14 in
 	 * BPF_PROG_TEST_RUN, which hands socket filters the network header. */
 	__u32 len_adjust;
 };
@@ -131,8 +131,18 @@ struct {
 } global SEC(".maps");
 
 
-static __always_inline int load(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
+/*
+ * load copies len bytes at offset off from the start of the frame (the MAC
+ * header). On a packet socket skb->data is the MAC header, and
+ * bpf_skb_load_bytes also reads packets whose headers are not all in the
+ * linear part (large frames built from pages); BPF_PROG_TEST_RUN starts
+ * skb->data at the network header (adj 14), and there the Ethernet header
+ * is read relative to the MAC header (always linear in a test run).
+ */
+static __always_inline int load(struct __sk_buff *skb, __u32 adj, __u32 off, void *to, __u32 len)
 {
+	if (off >= adj)
+		return bpf_skb_load_bytes(skb, off - adj, to, len);
 	return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_MAC);
 }
 
@@ -162,7 +172,7 @@ static __always_inline int before(const __u32 *x, __u16 px, const __u32 *y, __u1
  * parse fills the key from the packet, sender first (the caller puts the
  * endpoints in order), and returns 0 for a countable packet, -1 otherwise.
  */
-static __always_inline int parse(struct __sk_buff *skb, struct flow_key *k, __u8 *flags)
+static __always_inline int parse(struct __sk_buff *skb, __u32 adj, struct flow_key *k, __u8 *flags)
 {
 	__u16 type;
 	__u32 off = 14;
@@ -174,7 +184,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct flow_key *k, __u8
 		k->vlan = skb->vlan_tci & 0x0fff;
 		tags = 1;
 	}
-	if (load(skb, 12, &type, 2) < 0)
+	if (load(skb, adj, 12, &type, 2) < 0)
 		return -1;
 	type = bpf_ntohs(type);
 #pragma unroll
@@ -182,7 +192,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct flow_key *k, __u8
 		if (type != ETH_P_8021Q && type != ETH_P_8021AD && type != ETH_P_QINQ1)
 			break;
 		__u16 tag[2];
-		if (load(skb, off, tag, 4) < 0)
+		if (load(skb, adj, off, tag, 4) < 0)
 			return -1;
 		if (tags == 0)
 			k->vlan = bpf_ntohs(tag[0]) & 0x0fff;
@@ -196,25 +206,25 @@ static __always_inline int parse(struct __sk_buff *skb, struct flow_key *k, __u8
 	__u8 proto;
 	if (type == ETH_P_IP) {
 		__u8 ip[12];
-		if (load(skb, off, ip, 12) < 0)
+		if (load(skb, adj, off, ip, 12) < 0)
 			return -1;
 		if ((ip[0] >> 4) != 4 || (ip[0] & 0x0f) < 5)
 			return -1;
 		if (((ip[6] & 0x3f) | ip[7]) != 0)
 			return -1; /* a fragment: MF set or an offset */
 		proto = ip[9];
-		if (load(skb, off + 12, &k->a[3], 4) < 0 || load(skb, off + 16, &k->b[3], 4) < 0)
+		if (load(skb, adj, off + 12, &k->a[3], 4) < 0 || load(skb, adj, off + 16, &k->b[3], 4) < 0)
 			return -1;
 		k->a[2] = k->b[2] = host32(0x0000ffff);
 		off += (ip[0] & 0x0f) * 4;
 	} else if (type == ETH_P_IPV6) {
 		__u8 ip[8];
-		if (load(skb, off, ip, 8) < 0)
+		if (load(skb, adj, off, ip, 8) < 0)
 			return -1;
 		if ((ip[0] >> 4) != 6)
 			return -1;
 		proto = ip[6];
-		if (load(skb, off + 8, k->a, 16) < 0 || load(skb, off + 24, k->b, 16) < 0)
+		if (load(skb, adj, off + 8, k->a, 16) < 0 || load(skb, adj, off + 24, k->b, 16) < 0)
 			return -1;
 		off += 40;
 #pragma unroll
@@ -222,7 +232,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct flow_key *k, __u8
 			if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING && proto != IPPROTO_DSTOPTS)
 				break;
 			__u8 ext[2];
-			if (load(skb, off, ext, 2) < 0)
+			if (load(skb, adj, off, ext, 2) < 0)
 				return -1;
 			proto = ext[0];
 			off += ((__u32)ext[1] + 1) * 8;
@@ -233,14 +243,14 @@ static __always_inline int parse(struct __sk_buff *skb, struct flow_key *k, __u8
 
 	if (proto == IPPROTO_TCP) {
 		__u8 tcp[14];
-		if (load(skb, off, tcp, 14) < 0)
+		if (load(skb, adj, off, tcp, 14) < 0)
 			return -1;
 		k->port_a = ((__u16)tcp[0] << 8) | tcp[1];
 		k->port_b = ((__u16)tcp[2] << 8) | tcp[3];
 		*flags = tcp[13];
 	} else if (proto == IPPROTO_UDP) {
 		__u8 udp[4];
-		if (load(skb, off, udp, 4) < 0)
+		if (load(skb, adj, off, udp, 4) < 0)
 			return -1;
 		k->port_a = ((__u16)udp[0] << 8) | udp[1];
 		k->port_b = ((__u16)udp[2] << 8) | udp[3];
@@ -323,7 +333,7 @@ int flowcount(struct __sk_buff *skb)
 	struct flow_key key = {};
 	__u32 from_b = 0;
 	__u8 flags = 0;
-	if (parse(skb, &key, &flags) < 0) {
+	if (parse(skb, cfg->len_adjust, &key, &flags) < 0) {
 		st->uncounted++;
 		return cfg->snaplen;
 	}
