@@ -36,6 +36,9 @@ type ReplayOptions struct {
 	Progress bool
 	// Quiet leaves out the summary.
 	Quiet bool
+	// PcapStore, when set, is a pcap store directory (created if needed)
+	// into which the replayed packets are also imported.
+	PcapStore string
 }
 
 // ReplayResult is what a replay did.
@@ -75,13 +78,18 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	res.Output = path
 	obs := observer(cfg)
 	sink := ndjson.New(out, path, obs)
+	feed, err := openPcapFeed(o, cfg)
+	if err != nil {
+		sink.Close()
+		return res, err
+	}
 
 	parsers, err := all.Parsers(cfg.Protocols)
 	if err != nil {
 		return res, fmt.Errorf("protocols: %w", err)
 	}
 	w, err := worker.New(worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal, DeterministicIDs: true,
-		Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, src, sink.Write)
+		Tap: feed.tap(), Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, src, sink.Write)
 	if err != nil {
 		sink.Close()
 		return res, fmt.Errorf("%s: %w", cfg.File, err)
@@ -102,6 +110,9 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	}
 	runErr := w.Run(ctx, report, bar.update)
 	bar.done()
+	if err := feed.finish(sink.Write, o.Stderr, o.Quiet); runErr == nil {
+		runErr = err
+	}
 
 	if runErr == nil {
 		runErr = sink.Write(w.Summary("replay_summary"))

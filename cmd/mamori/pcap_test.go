@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2024-05-01T13:45:00+09:00":     time.Date(2024, 5, 1, 4, 45, 0, 0, time.UTC),
+		"2024-05-01 04:45:00":           time.Date(2024, 5, 1, 4, 45, 0, 0, time.UTC),
+		"2024-05-01 04:45:00.123456789": time.Date(2024, 5, 1, 4, 45, 0, 123456789, time.UTC),
+		"2024-05-01":                    time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC),
+		"-2h30m":                        now.Add(-150 * time.Minute),
+	} {
+		got, err := parseTime(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	if _, err := parseTime("yesterday", now); err == nil {
+		t.Error("yesterday accepted")
+	}
+}
+
+// TestPcapCommands runs import, query, verify and ls on a new store and
+// checks their exit statuses.
+func TestPcapCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	pcap := filepath.Join("..", "..", "testdata", "pcaps", "recorded", "rdp_scan_nmap.pcap")
+	out := filepath.Join(t.TempDir(), "out.pcap")
+	ctx := context.Background()
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	stdout := os.Stdout
+	os.Stdout = devnull
+	defer func() { os.Stdout = stdout }()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"pcap", "query", "--store", dir, "-w", out, "tcp"}, 1}, // no store yet
+		{[]string{"pcap", "import", "-q", "--store", dir, pcap}, 0},
+		{[]string{"pcap", "query", "-q", "--store", dir, "-w", out, "tcp port 3389"}, 0},
+		{[]string{"pcap", "query", "--store", dir, "-w", out + "2", "tcp port"}, 2},
+		{[]string{"pcap", "verify", "-q", "--store", dir}, 0},
+		{[]string{"pcap", "ls", "--store", dir}, 0},
+		{[]string{"pcap", "audit", "--store", dir}, 0},
+		{[]string{"pcap", "nope"}, 2},
+		{[]string{"pcap", "query", "--help"}, 0},
+	} {
+		if got := dispatch(ctx, tc.args); got != tc.want {
+			t.Errorf("mamori %v: exit %d, want %d", tc.args, got, tc.want)
+		}
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() <= 24 {
+		t.Errorf("query wrote %v, %v", st, err)
+	}
+}
