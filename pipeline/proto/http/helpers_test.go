@@ -1,0 +1,98 @@
+package http
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"mamori/internal/pcaptest"
+	"mamori/pipeline/flow"
+	"mamori/pipeline/proto/prototest"
+)
+
+// rewritePorts copies the capture src to a file in a temporary directory
+// with every TCP and UDP port from replaced by to (checksums adjusted as
+// RFC 1624 says), and returns its path.
+func rewritePorts(tb testing.TB, src string, from, to uint16) string {
+	tb.Helper()
+	frames, infos, link, err := pcaptest.ReadAll(src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n := 0
+	for _, fr := range frames {
+		pkt := gopacket.NewPacket(fr, link, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
+		var hdr []byte
+		csum := -1
+		if l, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
+			hdr, csum = l.Contents, 16
+		} else if l, ok := pkt.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
+			hdr, csum = l.Contents, 6
+		}
+		if len(hdr) < 8 || pkt.Layer(layers.LayerTypeIPv4) == nil && pkt.Layer(layers.LayerTypeIPv6) == nil {
+			continue
+		}
+		off := cap(fr) - cap(hdr) // hdr is a view of fr (NoCopy)
+		h := fr[off:]
+		for _, at := range []int{0, 2} {
+			if binary.BigEndian.Uint16(h[at:]) != from {
+				continue
+			}
+			binary.BigEndian.PutUint16(h[at:], to)
+			n++
+			if c := binary.BigEndian.Uint16(h[csum:]); c != 0 || csum == 16 {
+				sum := uint32(^c) + uint32(^from) + uint32(to)
+				sum = sum&0xffff + sum>>16
+				sum = sum&0xffff + sum>>16
+				binary.BigEndian.PutUint16(h[csum:], ^uint16(sum))
+			}
+		}
+	}
+	if n == 0 {
+		tb.Fatalf("%s: no port %d to rewrite", src, from)
+	}
+	out := filepath.Join(tb.TempDir(), filepath.Base(src))
+	if err := pcaptest.WritePcap(out, link, frames, infos); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// encodeChunks turns chunks into fuzz input: each piece is a byte holding
+// the direction (low bit) and the length (high 7 bits), then the bytes.
+func encodeChunks(chunks []prototest.Chunk, max int) []byte {
+	var out []byte
+	for _, c := range chunks {
+		d := c.Data
+		for len(d) > 0 && len(out) < max {
+			n := min(len(d), 127)
+			out = append(out, byte(n<<1)|byte(c.Dir))
+			out = append(out, d[:n]...)
+			d = d[n:]
+		}
+	}
+	return out
+}
+
+// decodeChunks is encodeChunks' inverse; a length byte of 0 is a gap of 100
+// bytes in its direction.
+func decodeChunks(b []byte) []prototest.Chunk {
+	var out []prototest.Chunk
+	for len(b) > 0 {
+		k := b[0]
+		b = b[1:]
+		d := flow.Dir(k & 1)
+		n := int(k >> 1)
+		if n == 0 {
+			out = append(out, prototest.Chunk{Dir: d, Gap: 100})
+			continue
+		}
+		n = min(n, len(b))
+		out = append(out, prototest.C(d, b[:n]))
+		b = b[n:]
+	}
+	return out
+}
