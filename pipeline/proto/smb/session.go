@@ -16,6 +16,10 @@ import (
 // IOCTL, and the first bytes of their data (a DCE/RPC header or not).
 const decideAt = 64 + 48 + 24
 
+// keepBuf is the largest message buffer a direction keeps between
+// messages.
+const keepBuf = 4 << 10
+
 // maxLost is how many bytes a lost stream may scan without finding an SMB
 // header before the session gives up on the flow.
 const maxLost = 1 << 20
@@ -160,6 +164,9 @@ func (s *session) Payload(dir flow.Dir, ts time.Time, b []byte) error {
 func (s *session) startMessage(d *dirState, ts time.Time) error {
 	d.nbType = d.hdr[0]
 	d.msgLen = int(d.hdr[1])<<16 | int(d.hdr[2])<<8 | int(d.hdr[3])
+	if cap(d.buf) > keepBuf {
+		d.buf = nil // a large message's buffer is not kept for the flow's life
+	}
 	d.got, d.buf, d.ts = 0, d.buf[:0], ts
 	d.decided, d.done, d.limited = false, false, false
 	switch d.nbType {

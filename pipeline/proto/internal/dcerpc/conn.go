@@ -262,6 +262,9 @@ func dirIndex(client bool) int {
 }
 
 func (s *stream) reset() {
+	if cap(s.buf) > 1024 {
+		s.buf = nil // keep no large PDU buffer between PDUs
+	}
 	s.buf = s.buf[:0]
 	s.need, s.skip, s.pos, s.tailN = 0, 0, 0, 0
 }

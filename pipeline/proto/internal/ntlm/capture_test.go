@@ -68,6 +68,9 @@ func TestCapturesAgainstTshark(t *testing.T) {
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
+			if min := wantChecked[filepath.Base(path)]; min == 0 && !hasSignature(t, path) {
+				t.Skip("no NTLMSSP signature in any segment")
+			}
 			n := crossCheck(t, tshark, path)
 			// Captures known to hold NTLMSSP whole in one segment.
 			if min := wantChecked[filepath.Base(path)]; n < min {
@@ -86,6 +89,17 @@ var wantChecked = map[string]int{
 	"zeek_smb2_100_small_files.pcap": 3,
 	"smb_fanout_admin_shares.pcap":   3,
 	"elcab_atexec.pcap":              3,
+}
+
+// hasSignature reports whether any TCP segment of the capture holds the
+// NTLMSSP signature (a capture without one needs no tshark run).
+func hasSignature(t *testing.T, path string) bool {
+	for _, pl := range tcpPayloads(t, path) {
+		if bytes.Contains(pl, Signature) {
+			return true
+		}
+	}
+	return false
 }
 
 func sharedDir(t *testing.T) string {
