@@ -14,6 +14,7 @@ import (
 	"mamori/pipeline/proto/dispatch"
 	"mamori/pipeline/proto/dns"
 	"mamori/pipeline/proto/hl7"
+	"mamori/pipeline/proto/http"
 	"mamori/pipeline/proto/rdp"
 	"mamori/pipeline/proto/smb"
 	"mamori/pipeline/proto/tls"
@@ -31,6 +32,7 @@ type Config struct {
 	DICOM dicom.Config `yaml:"dicom"`
 	TLS   tls.Config   `yaml:"tls"`
 	HL7   hl7.Config   `yaml:"hl7"`
+	HTTP  http.Config  `yaml:"http"`
 	DNS   dns.Config   `yaml:"dns"`
 }
 
@@ -43,6 +45,7 @@ func DefaultConfig() Config {
 		DICOM:      dicom.DefaultConfig(),
 		TLS:        tls.DefaultConfig(),
 		HL7:        hl7.DefaultConfig(),
+		HTTP:       http.DefaultConfig(),
 		DNS:        dns.DefaultConfig(),
 	}
 }
@@ -76,6 +79,7 @@ var registry = []entry{
 	reg("dicom", func(c *Config) dicom.Config { return c.DICOM }, dicom.New),
 	reg("hl7", func(c *Config) hl7.Config { return c.HL7 }, hl7.New),
 	reg("tls", func(c *Config) tls.Config { return c.TLS }, tls.New),
+	reg("http", func(c *Config) http.Config { return c.HTTP }, http.New),
 	reg("dns", func(c *Config) dns.Config { return c.DNS }, dns.New),
 }
 
