@@ -823,7 +823,8 @@ func (s *session) closeFile(f *file, ts time.Time, h *header, reason string) {
 		s.pipes--
 		return
 	}
-	if f.pipe || (f.reads == 0 && f.writes == 0 && !f.deleteOnClose && !f.renamed && !f.deleted) {
+	// A handle only renamed has had its record (smb2_rename).
+	if f.pipe || (f.reads == 0 && f.writes == 0 && !f.deleteOnClose && !f.deleted) {
 		return
 	}
 	rec := s.newRecord("smb2_close", ts)
