@@ -32,19 +32,14 @@ type Based interface {
 }
 
 // FlowFailed reports whether a flow never got an answer or was refused:
-// TCP states S0, REJ, RSTOS0, RSTRH, SH, SHR (Zeek conn_state), and UDP or
-// other flows where the responder sent nothing.
+// TCP states S0, REJ, RSTOS0, RSTRH, SH, SHR (Zeek conn_state), and any
+// flow whose responder sent nothing at all.
 func FlowFailed(f *event.Flow) bool {
 	switch f.ConnState {
 	case "S0", "REJ", "RSTOS0", "RSTRH", "SH", "SHR":
 		return true
-	case "":
-		return f.Destination.Packets == 0
 	}
-	if f.Transport != 6 {
-		return f.Destination.Packets == 0
-	}
-	return false
+	return f.Destination.Packets == 0
 }
 
 // FlowAnswered reports whether the responder sent data (payload), not only

@@ -118,19 +118,22 @@ func Addr(a netip.Addr) string {
 	return a.String()
 }
 
-// Span formats a duration for people: "45s", "12m", "3h5m".
+// Span formats a duration for people: "2.2s", "45s", "12m", "3h5m".
 func Span(d time.Duration) string {
 	switch {
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
 	case d < time.Minute:
 		return d.Round(time.Second).String()
-	case d < time.Hour:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}
 	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 }
 
-// SpanJA formats a duration in Japanese: "45秒", "12分", "3時間5分".
+// SpanJA formats a duration in Japanese: "2.2秒", "45秒", "12分", "3時間5分".
 func SpanJA(d time.Duration) string {
+	if d < 10*time.Second {
+		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', -1, 64) + "秒"
+	}
 	d = d.Round(time.Second)
 	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
 	var b strings.Builder

@@ -36,6 +36,10 @@ type ReplayOptions struct {
 	Progress bool
 	// Quiet leaves out the summary.
 	Quiet bool
+	// Detect, when set, runs the records stage after the worker: rules,
+	// and optionally a baseline (see DetectOptions); nil writes records
+	// only.
+	Detect *DetectOptions
 	// PcapStore, when set, is a pcap store directory (created if needed)
 	// into which the replayed packets are also imported.
 	PcapStore string
@@ -49,6 +53,9 @@ type ReplayResult struct {
 	Unreadable []string // inputs that could not be read at all
 	Problems   int      // problems reported (files, first bad packet of each kind)
 	Elapsed    time.Duration
+	// Stage is the records stage when Detect was set: its alerts and
+	// counters.
+	Stage *Stage
 }
 
 // ErrInputsUnreadable is returned (wrapped) when some input could not be
@@ -84,12 +91,18 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 		return res, err
 	}
 
+	output, stage, err := detectStage(o, cfg, sink.Write)
+	if err != nil {
+		sink.Close()
+		return res, err
+	}
+	res.Stage = stage
 	parsers, err := all.Parsers(cfg.Protocols)
 	if err != nil {
 		return res, fmt.Errorf("protocols: %w", err)
 	}
 	w, err := worker.New(worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal, DeterministicIDs: true,
-		Tap: feed.tap(), Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, src, sink.Write)
+		Tap: feed.tap(), Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, src, output)
 	if err != nil {
 		sink.Close()
 		return res, fmt.Errorf("%s: %w", cfg.File, err)
@@ -114,8 +127,11 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 		runErr = err
 	}
 
+	if err := stage.finishReplay(); runErr == nil {
+		runErr = err
+	}
 	if runErr == nil {
-		runErr = sink.Write(w.Summary("replay_summary"))
+		runErr = sink.Write(stage.summary(w.Summary("replay_summary")))
 	}
 	if err := sink.Close(); runErr == nil {
 		runErr = err
@@ -128,6 +144,7 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	}
 	if !o.Quiet {
 		printSummary(o.Stderr, &res, src.Stats(), w)
+		stage.printAlerts(o.Stderr)
 	}
 	if runErr != nil {
 		return res, fmt.Errorf("records lost: %w", runErr)

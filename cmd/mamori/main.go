@@ -25,6 +25,8 @@ type command struct {
 var commands = []command{
 	{"run", "capture live from a mirror port and write flow records until stopped", runRun},
 	{"replay", "read capture files through the packet path and write flow records", runReplay},
+	{"baseline", "learn a baseline of normal traffic from captures, show it, compare two", runBaseline},
+	{"rules", "list the detection rules: ATT&CK techniques, severity, English and Japanese text", runRules},
 	{"pcap", "query, verify and package the stored packets (forensic pcap store)", runPcap},
 	{"config", "print the embedded default configuration, or check a configuration file", runConfig},
 	{"version", "print mamori's version", runVersion},
@@ -108,10 +110,12 @@ and the others are still read; the exit status is 1 when some input could
 not be read at all, 3 when records could not be written.`,
 		`  mamori replay testdata/pcaps/recorded/*.pcap
   mamori replay -c /etc/mamori/mamori.yaml -o - capture.pcapng.gz | jq -c 'select(.flow.final)'
-  mamori replay --pcap-store /var/lib/mamori/pcap -o flows.ndjson capture.pcap`)
+  mamori replay --pcap-store /var/lib/mamori/pcap -o flows.ndjson capture.pcap
+  mamori replay -c hospital.yaml --baseline baseline.json.gz -o out.ndjson tuesday.pcap`)
 	cfgPath := fs.String("c", "", "configuration `file` (default: the embedded defaults; see mamori config)")
 	out := fs.String("o", "", "write NDJSON records to `file`; - for standard output")
 	quiet := fs.Bool("q", false, "print no summary")
+	det := detectFlags(fs)
 	pcapStore := fs.String("pcap-store", "", "also store the packets in the pcap store in `directory` (see mamori pcap)")
 	if ok, code := parse(fs, args); !ok {
 		return code
@@ -130,6 +134,7 @@ not be read at all, 3 when records could not be written.`,
 		Config: cfg, Files: fs.Args(), Output: *out,
 		Stdout: os.Stdout, Stderr: os.Stderr,
 		Progress: service.IsTerminal(os.Stderr) && !*quiet, Quiet: *quiet,
+		Detect:    det.options(),
 		PcapStore: *pcapStore,
 	})
 	switch {

@@ -10,6 +10,10 @@ type Config struct {
 	// access, file sharing, VPN and remote-support tools. Defaults to 22 23
 	// 139 445 500 1194 1723 3389 4500 5500 5900 5938 8443.
 	RiskyPorts []uint16 `yaml:"risky_ports"`
+	// PublicPorts are the services a DMZ normally offers to the internet:
+	// an unknown peer reaching one of them inbound is medium, not high.
+	// Defaults to 25 53 80 123 443 587.
+	PublicPorts []uint16 `yaml:"public_ports"`
 	// LargeBytes is the upload (bytes sent by the internal host) that
 	// raises severity as possible exfiltration. Defaults to 10 MB.
 	LargeBytes uint64 `yaml:"large_bytes"`
@@ -27,8 +31,9 @@ type Config struct {
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		RiskyPorts: []uint16{22, 23, 139, 445, 500, 1194, 1723, 3389, 4500, 5500, 5900, 5938, 8443},
-		LargeBytes: 10_000_000, MaxPerHost: 5, MaxPairs: 65_536,
+		RiskyPorts:  []uint16{22, 23, 139, 445, 500, 1194, 1723, 3389, 4500, 5500, 5900, 5938, 8443},
+		PublicPorts: []uint16{25, 53, 80, 123, 443, 587},
+		LargeBytes:  10_000_000, MaxPerHost: 5, MaxPairs: 65_536,
 	}
 }
 
@@ -36,6 +41,9 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.RiskyPorts == nil {
 		c.RiskyPorts = d.RiskyPorts
+	}
+	if c.PublicPorts == nil {
+		c.PublicPorts = d.PublicPorts
 	}
 	if c.LargeBytes == 0 {
 		c.LargeBytes = d.LargeBytes

@@ -137,7 +137,8 @@ func (d *Detector) known(host, peer netip.Addr, names []string) bool {
 }
 
 // severity of one flow to a new peer, and why: medium outbound, high
-// inbound, low when never answered; +1 for a remote-access or file-sharing
+// inbound (medium to a public service port such as a DMZ's DNS or mail),
+// low when never answered; +1 for a remote-access or file-sharing
 // port, +1 for a large upload; night adds one only to what is already high
 // (an ordinary HTTPS call at 04:00 is worth a look in the morning, not a
 // call at night).
@@ -148,7 +149,7 @@ func (d *Detector) severity(f *event.Flow, inbound, failed bool) (int, []string)
 	case failed:
 		sev = rules.Low
 		why = append(why, "never answered")
-	case inbound:
+	case inbound && !slices.Contains(d.cfg.PublicPorts, f.Destination.Port):
 		sev = rules.High
 		why = append(why, "inbound from outside")
 	}

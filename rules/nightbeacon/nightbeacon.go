@@ -3,6 +3,7 @@ package nightbeacon
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -63,6 +64,7 @@ type key struct {
 }
 
 type series struct {
+	total uint64 // beats seen in this series (times keeps the last maxBeats)
 	times []time.Time
 	sizes []uint64
 	flows []event.FlowID
@@ -222,26 +224,32 @@ func (d *Detector) beat(k key, at time.Time, size uint64, id event.FlowID, cid e
 	if name != "" {
 		s.name = name
 	}
-	if n := len(s.times); n > 0 {
-		prev := s.times[n-1]
-		switch gap := at.Sub(prev); {
-		case gap < 0 && gap > -mergeGap, gap >= 0 && gap < mergeGap:
-			s.sizes[n-1] += size // the same beat
-			s.last = later(s.last, at)
-			return
-		case gap < 0:
-			return // out of order by more than a beat: ignore
-		case gap > 4*d.cfg.MaxPeriod:
-			s.times, s.sizes = s.times[:0], s.sizes[:0] // a new series
-		}
+	// Flow records come when flows end, not quite in start order: a beat
+	// is put in its place, or merged with a neighbour less than mergeGap
+	// away.
+	i, _ := slices.BinarySearchFunc(s.times, at, func(a, b time.Time) int { return a.Compare(b) })
+	switch {
+	case i > 0 && at.Sub(s.times[i-1]) < mergeGap:
+		s.sizes[i-1] += size
+		s.last = later(s.last, at)
+		return
+	case i < len(s.times) && s.times[i].Sub(at) < mergeGap:
+		s.sizes[i] += size
+		s.last = later(s.last, at)
+		return
+	case i == 0 && len(s.times) > 0:
+		return // older than the series kept: ignore
+	case i == len(s.times) && i > 0 && at.Sub(s.times[i-1]) > 4*d.cfg.MaxPeriod:
+		s.times, s.sizes, s.total = s.times[:0], s.sizes[:0], 0 // a new series
+		i = 0
 	}
-	if len(s.times) == maxBeats {
-		copy(s.times, s.times[1:])
-		copy(s.sizes, s.sizes[1:])
-		s.times, s.sizes = s.times[:maxBeats-1], s.sizes[:maxBeats-1]
+	s.total++
+	s.times = slices.Insert(s.times, i, at)
+	s.sizes = slices.Insert(s.sizes, i, size)
+	if len(s.times) > maxBeats {
+		s.times = slices.Delete(s.times, 0, 1)
+		s.sizes = slices.Delete(s.sizes, 0, 1)
 	}
-	s.times = append(s.times, at)
-	s.sizes = append(s.sizes, size)
 	s.last = later(s.last, at)
 	s.flows = rules.Sample(s.flows, id, 16)
 	if !cid.IsZero() {
@@ -291,11 +299,9 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	}
 	ep, _ := d.eps.Open(k, Meta.NewAlert(keyStr, first, last, sev))
 	ep.Touch(last)
-	if first.Before(ep.Alert.First) {
-		first = ep.Alert.First
-	}
-	ep.Pending = max(ep.Pending, uint64(n))
-	if !final && !ep.Due(uint64(n), sev) {
+	first = ep.Alert.First // the series may have slid past its first beats
+	ep.Pending = max(ep.Pending, s.total)
+	if !final && !ep.Due(s.total, sev) {
 		return
 	}
 	a := ep.Alert
@@ -320,7 +326,7 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 		a.Direction = "internal"
 	}
 	a.Evidence = event.AlertEvidence{
-		Count: uint64(n), FlowIDs: s.flows, CommunityIDs: s.cids, Ports: []uint16{k.port},
+		Count: s.total, FlowIDs: s.flows, CommunityIDs: s.cids, Ports: []uint16{k.port},
 		Facts: []event.Fact{
 			{Name: "period", Value: sc.Period.Round(10 * time.Millisecond).String()},
 			{Name: "score", Value: strconv.FormatFloat(sc.Total, 'f', 2, 64)},
@@ -341,17 +347,18 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	}
 	loc := d.site.Location()
 	period := rules.Span(sc.Period)
-	a.Message = rules.Fill(Meta.Message[0], "src", k.src.String(), "peer", peerText, "period", period, "n", strconv.Itoa(n)) + rules.Fill(
+	total := strconv.FormatUint(s.total, 10)
+	a.Message = rules.Fill(Meta.Message[0], "src", k.src.String(), "peer", peerText, "period", period, "n", total) + rules.Fill(
 		", from {from} to {to}, with almost no variation: this is what malware calling its controller looks like, and this host does not normally do it at night. "+
 			"Now: unplug {src} from the network (do not switch it off, do not run a virus scan on it: both destroy evidence), ask the firewall administrator to block {peer}, "+
 			"and call the IT security contact.",
 		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", peer)
-	a.MessageJA = rules.Fill(Meta.Message[1], "src", k.src.String(), "peer", peerText, "period", rules.SpanJA(sc.Period), "n", strconv.Itoa(n)) + rules.Fill(
+	a.MessageJA = rules.Fill(Meta.Message[1], "src", k.src.String(), "peer", peerText, "period", rules.SpanJA(sc.Period), "n", total) + rules.Fill(
 		"（{from}〜{to}、間隔がほぼ一定）。マルウェアが指令サーバと通信するときの特徴で、この端末は通常夜間にこの通信をしません。"+
 			"今すぐ: {src} のLANケーブルを抜いて隔離してください（電源は切らない・ウイルススキャンはしない: 証拠が消えます）。ファイアウォール管理者に {peer} への通信の遮断を依頼し、セキュリティ担当に連絡してください。",
 		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", peer)
 	ep.Alert = a
-	ep.Raise(raise, uint64(n))
+	ep.Raise(raise, s.total)
 }
 
 // Tick implements rules.Detector.
