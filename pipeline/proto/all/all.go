@@ -24,7 +24,8 @@ import (
 type Config struct {
 	// Reassembly bounds the TCP reassembly that feeds the parsers.
 	Reassembly dispatch.Config `yaml:"reassembly"`
-	// Disabled names parsers not to run (e.g. [http]).
+	// Disabled names parsers not to run (e.g. [http]); [all] runs none
+	// (flow records only).
 	Disabled []string `yaml:"disabled"`
 
 	RDP   rdp.Config   `yaml:"rdp"`
@@ -108,7 +109,7 @@ func (c Config) Validate() error {
 		}
 	}
 	for i, n := range c.Disabled {
-		if !slices.Contains(Names(), n) {
+		if n != "all" && !slices.Contains(Names(), n) {
 			errs = append(errs, fmt.Errorf("disabled.%d: unknown protocol %q (known: %s)", i, n, strings.Join(Names(), ", ")))
 		}
 	}
@@ -122,7 +123,7 @@ func Parsers(c Config) ([]proto.Parser, error) {
 	}
 	var ps []proto.Parser
 	for _, e := range registry {
-		if slices.Contains(c.Disabled, e.name) {
+		if slices.Contains(c.Disabled, e.name) || slices.Contains(c.Disabled, "all") {
 			continue
 		}
 		p, err := e.build(&c)

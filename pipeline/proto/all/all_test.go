@@ -60,3 +60,12 @@ func TestUnknownDisabled(t *testing.T) {
 		t.Error("an unknown protocol in disabled was accepted")
 	}
 }
+
+func TestDisableAll(t *testing.T) {
+	c := DefaultConfig()
+	c.Disabled = []string{"all"}
+	ps, err := Parsers(c)
+	if err != nil || len(ps) != 0 {
+		t.Errorf("disabled [all]: %d parsers, %v", len(ps), err)
+	}
+}
