@@ -1,0 +1,8 @@
+package all
+
+import "mamori/pipeline/event"
+
+type (
+	eventAlert  = event.Alert
+	eventRecord = event.Record
+)
