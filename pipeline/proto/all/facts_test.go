@@ -1,0 +1,136 @@
+package all
+
+import (
+	"slices"
+	"testing"
+
+	"mamori/pipeline/event"
+	"mamori/pipeline/proto/dns"
+	"mamori/pipeline/proto/http"
+	"mamori/pipeline/proto/prototest"
+	"mamori/pipeline/proto/rdp"
+	"mamori/pipeline/proto/smb"
+	"mamori/pipeline/proto/tls"
+	"mamori/rules"
+	"mamori/rules/nightbeacon"
+	"mamori/rules/rdpscan"
+	"mamori/rules/smblateral"
+)
+
+// The detectors read protocol facts through interfaces of their own; the
+// records must implement them (checked at compile time here, since the
+// rules may not import the parsers).
+var (
+	_ rules.ServerNamer       = (*tls.Record)(nil)
+	_ rules.ServerNamer       = (*http.Record)(nil)
+	_ rules.Resolver          = (*dns.Record)(nil)
+	_ nightbeacon.DNSQuestion = (*dns.Record)(nil)
+	_ rdpscan.RDPCookie       = (*rdp.Record)(nil)
+	_ smblateral.Tree         = (*smb.Record)(nil)
+	_ smblateral.File         = (*smb.Record)(nil)
+	_ smblateral.RPC          = (*smb.Record)(nil)
+	_ rules.Based             = (*smb.Record)(nil)
+)
+
+func records(t *testing.T, path string) []event.Record {
+	ps, err := Parsers(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prototest.Records(t, path, ps...)
+}
+
+// TestFactsFromRealCaptures checks the facts the detectors see on captures
+// whose content the MANIFEST describes (and tshark confirms in the
+// parsers' own tests): PsExec over SMB, an RDP cookie, TLS SNI, DNS.
+func TestFactsFromRealCaptures(t *testing.T) {
+	var trees, files, rpcs []string
+	for _, r := range records(t, "smb/sv_20171220_smb_psexec_add_user.pcap") {
+		if x, ok := r.(smblateral.Tree); ok {
+			if p, st := x.SMBTree(); p != "" {
+				trees = append(trees, p+" "+st)
+			}
+		}
+		if x, ok := r.(smblateral.File); ok {
+			if op, share, name, _ := x.SMBFile(); op != "" {
+				files = append(files, op+" "+share+" "+name)
+			}
+		}
+		if x, ok := r.(smblateral.RPC); ok {
+			if pipe, op := x.DCERPC(); pipe != "" {
+				rpcs = append(rpcs, pipe+" "+op)
+			}
+		}
+	}
+	for _, want := range []string{`\\dc1\ADMIN$ STATUS_SUCCESS`, `\\dc1\IPC$ STATUS_SUCCESS`} {
+		if !containsFold(trees, want) {
+			t.Errorf("tree connects %q lack %q", trees, want)
+		}
+	}
+	if !containsFold(files, `create \\dc1\ADMIN$ PSEXESVC.exe`) {
+		t.Errorf("file operations %q lack the PSEXESVC.exe create", files)
+	}
+	// PsExec's 64-bit service creation: opnum 44, as tshark names it too.
+	for _, want := range []string{"svcctl CreateServiceWOW64W", "svcctl StartServiceW"} {
+		if !slices.Contains(rpcs, want) {
+			t.Errorf("DCE/RPC calls %q lack %s", rpcs, want)
+		}
+	}
+
+	var cookies []string
+	for _, r := range records(t, "rdp/ndpi_rdp_over_tls.pcap") {
+		if c, ok := r.(rdpscan.RDPCookie); ok {
+			cookies = append(cookies, c.RDPCookie())
+		}
+	}
+	if !slices.Contains(cookies, "WDeployAd") {
+		t.Errorf("RDP cookies %q lack WDeployAd", cookies)
+	}
+
+	var snis []string
+	for _, r := range records(t, "beacon/slips_test-cc-capture-1.pcap") {
+		if n, ok := r.(rules.ServerNamer); ok && n.ServerName() != "" {
+			snis = append(snis, n.ServerName())
+		}
+	}
+	if len(snis) < 290 || !slices.Contains(snis, "testing.com") {
+		t.Errorf("%d SNIs (want the ~297 beacons to testing.com): %q", len(snis), snis[:min(5, len(snis))])
+	}
+
+	resolved := 0
+	for _, r := range records(t, "dns/zeek_dns-edns-ecs.pcap") {
+		if res, ok := r.(rules.Resolver); ok {
+			if name, addrs := res.DNSResolution(); name != "" && len(addrs) > 0 {
+				resolved++
+			}
+		}
+	}
+	if resolved == 0 {
+		t.Error("no DNS resolution with addresses in a capture of answered A/AAAA queries")
+	}
+}
+
+func containsFold(list []string, want string) bool {
+	for _, s := range list {
+		if len(s) == len(want) && equalFold(s, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFold(a, b string) bool {
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
