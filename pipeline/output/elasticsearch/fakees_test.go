@@ -85,9 +85,9 @@ type fakeES struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	srv      *http.Server
-	plan     func(n int) reply             // by request number
+	plan     func(n int) reply                  // by request number
 	itemPlan func(doc []byte, try int) itemKind // by document and attempt
-	docs     map[string][]byte              // _id (ours or generated) → doc
+	docs     map[string][]byte                  // _id (ours or generated) → doc
 	ids      map[string]bool
 	attempts map[string]int // by body
 	creates  map[string]int // created documents by index

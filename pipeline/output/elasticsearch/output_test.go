@@ -1,8 +1,8 @@
 package elasticsearch
 
 import (
-	"crypto/sha1"
 	"context"
+	"crypto/sha1"
 	"encoding/json"
 	"fmt"
 	"net/http"
