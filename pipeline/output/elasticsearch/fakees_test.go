@@ -94,7 +94,70 @@ type fakeES struct {
 	requests int
 	gzipped  int
 	bodies   int
-	seen     map[string]int // document body → 201 count
+	seen     map[string]int    // document body → 201 count
+	assets   map[string][]byte // setup: path → body
+	puts     int
+}
+
+// handleSetup answers the setup APIs in the shapes their documentation
+// gives (GET wraps the stored object; a missing one is 404).
+func (f *fakeES) handleSetup(w http.ResponseWriter, r *http.Request) bool {
+	p := r.URL.Path
+	var kind string
+	switch {
+	case strings.HasPrefix(p, "/_ilm/policy/"):
+		kind = "ilm"
+	case strings.HasPrefix(p, "/_component_template/"):
+		kind = "component"
+	case strings.HasPrefix(p, "/_index_template/"):
+		kind = "index"
+	case strings.HasPrefix(p, "/_data_stream/"):
+		io.WriteString(w, `{"data_streams":[{"name":"logs-mamori.flow-default","template":"logs-mamori"}]}`)
+		return true
+	default:
+		return false
+	}
+	name := p[strings.LastIndex(p, "/")+1:]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.assets == nil {
+		f.assets = map[string][]byte{}
+	}
+	switch r.Method {
+	case http.MethodPut:
+		var rd io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			rd, _ = gzip.NewReader(r.Body)
+		}
+		b, _ := io.ReadAll(rd)
+		if !json.Valid(b) {
+			w.WriteHeader(400)
+			return true
+		}
+		f.assets[p] = b
+		f.puts++
+		io.WriteString(w, `{"acknowledged":true}`)
+	case http.MethodGet:
+		b, ok := f.assets[p]
+		if !ok {
+			w.WriteHeader(404)
+			io.WriteString(w, `{"error":{"root_cause":[{"type":"resource_not_found_exception","reason":"not found"}],"type":"resource_not_found_exception","reason":"not found"},"status":404}`)
+			return true
+		}
+		switch kind {
+		case "ilm":
+			var pol struct {
+				Policy json.RawMessage `json:"policy"`
+			}
+			json.Unmarshal(b, &pol)
+			fmt.Fprintf(w, `{%q:{"version":1,"modified_date":"2025-06-01T00:00:00.000Z","policy":%s}}`, name, pol.Policy)
+		case "component":
+			fmt.Fprintf(w, `{"component_templates":[{"name":%q,"component_template":%s}]}`, name, b)
+		case "index":
+			fmt.Fprintf(w, `{"index_templates":[{"name":%q,"index_template":%s}]}`, name, b)
+		}
+	}
+	return true
 }
 
 func newFakeES(t testing.TB) *fakeES {
@@ -171,6 +234,9 @@ func (f *fakeES) handle(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"name":"fake","cluster_name":"replay","version":{"number":"8.19.7","build_flavor":"default"},"tagline":"You Know, for Search"}`)
 		return
 	}
+	if f.handleSetup(w, r) {
+		return
+	}
 	if r.URL.Path != "/_bulk" || r.Method != http.MethodPost {
 		http.Error(w, `{"error":"unexpected request"}`, http.StatusBadRequest)
 		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
@@ -196,6 +262,12 @@ func (f *fakeES) handle(w http.ResponseWriter, r *http.Request) {
 	if fp := r.URL.Query().Get("filter_path"); !strings.Contains(fp, "items.*.status") {
 		f.t.Errorf("filter_path %q drops items.*.status", fp)
 	}
+	// Read the whole request first, as Elasticsearch does: a client that
+	// gives up meanwhile leaves a truncated body, which is not indexed.
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return
+	}
 	rep := reply{}
 	if plan != nil {
 		rep = plan(n)
@@ -204,12 +276,11 @@ func (f *fakeES) handle(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(rep.delay)
 	}
 	if rep.status != 0 {
-		io.Copy(io.Discard, body)
 		w.WriteHeader(rep.status)
 		w.Write(rep.body)
 		return
 	}
-	sc := bufio.NewScanner(body)
+	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	var out bytes.Buffer
 	out.WriteString(`{"took":30,"errors":true,"items":[`)
