@@ -16,6 +16,7 @@ import (
 
 	"mamori/pipeline/baseline"
 	"mamori/pipeline/flow"
+	"mamori/pipeline/output/elasticsearch"
 	"mamori/pipeline/proto/all"
 	"mamori/rules"
 	rulesall "mamori/rules/all"
@@ -50,6 +51,9 @@ type Config struct {
 	// PcapStore is the forensic packet store (mamori pcap, replay
 	// --pcap-store).
 	PcapStore pcapstore.Config `yaml:"pcap_store"`
+	// Elasticsearch ships records to a cluster (off by default: NDJSON
+	// files stay the output); its spool: section sizes the disk spool.
+	Elasticsearch elasticsearch.Config `yaml:"elasticsearch"`
 
 	// File is where the configuration came from ("(embedded defaults)"
 	// when none was given).
@@ -177,6 +181,7 @@ func (c *Config) sections() []section {
 		{"pcap_store", c.PcapStore.Validate},
 		{"rules", c.Rules.Validate},
 		{"baseline", c.Baseline.Validate},
+		{"elasticsearch", c.Elasticsearch.Validate},
 		{"", c.Site.Validate}, // top-level keys: its errors carry their own path
 	}
 }

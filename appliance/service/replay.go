@@ -84,7 +84,10 @@ func Replay(ctx context.Context, o ReplayOptions) (ReplayResult, error) {
 	}
 	res.Output = path
 	obs := observer(cfg)
-	sink := ndjson.New(out, path, obs)
+	sink, err := withElasticsearch(o, cfg, ndjson.New(out, path, obs), obs)
+	if err != nil {
+		return res, err
+	}
 	feed, err := openPcapFeed(o, cfg)
 	if err != nil {
 		sink.Close()

@@ -28,6 +28,7 @@ var commands = []command{
 	{"baseline", "learn a baseline of normal traffic from captures, show it, compare two", runBaseline},
 	{"rules", "list the detection rules: ATT&CK techniques, severity, English and Japanese text", runRules},
 	{"pcap", "query, verify and package the stored packets (forensic pcap store)", runPcap},
+	{"es", "install Elasticsearch templates, ILM policy and Kibana dashboards; check the cluster", runES},
 	{"config", "print the embedded default configuration, or check a configuration file", runConfig},
 	{"version", "print mamori's version", runVersion},
 }
