@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"strings"
 
 	"mamori/pipeline/event"
@@ -55,7 +56,10 @@ func TacticName(id string) string { return tactics[id] }
 // ("T1021.001") is listed under its parent technique.
 func Threat(techs, tacts []string) event.AlertThreat {
 	var t event.AlertThreat
-	for _, id := range techs {
+	for i, id := range techs {
+		if slices.Contains(techs[:i], id) {
+			continue
+		}
 		parent, _, isSub := strings.Cut(id, ".")
 		tech := event.Technique{ID: parent, Name: techniques[parent]}
 		if isSub {
@@ -75,8 +79,10 @@ func Threat(techs, tacts []string) event.AlertThreat {
 			t.Techniques = append(t.Techniques, tech)
 		}
 	}
-	for _, id := range tacts {
-		t.Tactics = append(t.Tactics, event.Tactic{ID: id, Name: tactics[id]})
+	for i, id := range tacts {
+		if !slices.Contains(tacts[:i], id) {
+			t.Tactics = append(t.Tactics, event.Tactic{ID: id, Name: tactics[id]})
+		}
 	}
 	return t
 }

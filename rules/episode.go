@@ -19,6 +19,9 @@ type Episodes[K comparable] struct {
 	Quiet time.Duration
 	Max   int
 	m     map[K]*Episode
+	// nextScan rate-limits Expire's walk over every episode to one per
+	// Quiet/8 of packet time (at least a minute).
+	nextScan time.Time
 	// Evicted counts episodes dropped because Max was reached (the oldest
 	// goes first).
 	Evicted uint64
@@ -118,10 +121,16 @@ func (ep *Episode) Touch(t time.Time) {
 	}
 }
 
-// Expire closes the episodes quiet since before now-Quiet. For each that
+// Expire closes the episodes quiet since before now-Quiet (checked at most
+// once per Quiet/8 of packet time, so an episode may stay open up to an
+// eighth longer). For each that
 // grew since its last raise (Pending > Raised) it first calls final, which
 // may raise the episode's last update; final may be nil.
 func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
+	if len(e.m) == 0 || now.Before(e.nextScan) {
+		return
+	}
+	e.nextScan = now.Add(max(e.Quiet/8, time.Minute))
 	for k, ep := range e.m {
 		if now.Sub(ep.Last) > e.Quiet {
 			if final != nil && ep.Raised > 0 && ep.Pending > ep.Raised {

@@ -93,6 +93,15 @@ func AddrList(as []netip.Addr, total, max int) string {
 	return b.String()
 }
 
+// AddrListJA is AddrList for Japanese messages: "（他N台）".
+func AddrListJA(as []netip.Addr, total, max int) string {
+	en := AddrList(as, total, max)
+	if i := strings.Index(en, " (+"); i >= 0 {
+		return en[:i] + "（他" + strings.TrimSuffix(en[i+3:], " more)") + "台）"
+	}
+	return en
+}
+
 // PortFilter is a BPF fragment for a port list: "tcp port 3389" or
 // "(tcp port 3389 or tcp port 33890)".
 func PortFilter(transport string, ports []uint16) string {

@@ -79,5 +79,8 @@ func normalizeName(s string) string {
 	if len(s) > 253 {
 		return ""
 	}
+	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return "" // an address literal (HTTP Host: 10.1.2.3) is no name
+	}
 	return s
 }

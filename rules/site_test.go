@@ -278,3 +278,16 @@ func TestFlowTagsBounded(t *testing.T) {
 		t.Error("evictions not counted")
 	}
 }
+
+func TestAddrList(t *testing.T) {
+	as := []netip.Addr{netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")}
+	if got := AddrList(as, 30, 2); got != "10.0.0.1, 10.0.0.2 (+28 more)" {
+		t.Errorf("AddrList = %q", got)
+	}
+	if got := AddrListJA(as, 30, 2); got != "10.0.0.1, 10.0.0.2（他28台）" {
+		t.Errorf("AddrListJA = %q", got)
+	}
+	if got := AddrListJA(as, 3, 5); got != "10.0.0.1, 10.0.0.2, 10.0.0.3" {
+		t.Errorf("AddrListJA = %q", got)
+	}
+}

@@ -65,6 +65,7 @@ type Stage struct {
 	order   []string               // alert ids in first-raise order
 	counts  StageCounts
 	started bool
+	raiseFn rules.Raise // s.raise, made once (a method value allocates)
 }
 
 // StageCounts are the stage's counters.
@@ -102,6 +103,7 @@ func NewStage(cfg *config.Config, o DetectOptions, out worker.Output) (*Stage, e
 	}
 	s := &Stage{out: out, site: site, cfg: cfg.Baseline, learn: o.Learn, detect: o.Detect, saveTo: o.Save,
 		tick: 10 * time.Second, taint: map[netip.Addr]span{}, taintP: map[pairKey]span{}, alerts: map[string]event.Alert{}}
+	s.raiseFn = s.raise
 	if s.cfg.HoldBack == 0 {
 		s.cfg.HoldBack = baseline.DefaultConfig().HoldBack
 	}
@@ -156,7 +158,7 @@ func (s *Stage) Record(r event.Record) error {
 	}
 	s.advance(r.Time())
 	for _, d := range s.dets {
-		d.Observe(r, s.raise)
+		d.Observe(r, s.raiseFn)
 	}
 	if s.learn && s.model != nil {
 		s.obs = baseline.Extract(r, s.obs[:0])
@@ -183,7 +185,7 @@ func (s *Stage) advance(t time.Time) {
 	s.now = t
 	for !s.now.Before(s.next) {
 		for _, d := range s.dets {
-			d.Tick(s.next, s.raise)
+			d.Tick(s.next, s.raiseFn)
 		}
 		s.next = s.next.Add(s.tick)
 		if s.now.Sub(s.next) > time.Hour {
@@ -330,7 +332,7 @@ func (s *Stage) learnOne(o *baseline.Obs) {
 func (s *Stage) Finish() error {
 	if s.started {
 		for _, d := range s.dets {
-			d.Tick(s.now.Add(48*time.Hour), s.raise)
+			d.Tick(s.now.Add(48*time.Hour), s.raiseFn)
 		}
 	}
 	if s.learn && s.model != nil {

@@ -502,6 +502,9 @@ func NormalizeName(n string) string {
 	if len(n) > 253 {
 		return ""
 	}
+	if _, err := netip.ParseAddr(strings.Trim(n, "[]")); err == nil {
+		return "" // an address literal (HTTP Host: 10.1.2.3) is no name
+	}
 	return n
 }
 

@@ -124,17 +124,24 @@ func fmtMap(m map[string]float64) string {
 type fanout struct {
 	dets   []Named
 	alerts []eventAlert
+	fn     rules.Raise
 }
 
 func (f *fanout) Observe(r eventRecord, _ rules.Raise) {
+	if f.fn == nil {
+		f.fn = f.raise // one method value, not one per call
+	}
 	for _, d := range f.dets {
-		d.Observe(r, f.raise)
+		d.Observe(r, f.fn)
 	}
 }
 
 func (f *fanout) Tick(now time.Time, _ rules.Raise) {
+	if f.fn == nil {
+		f.fn = f.raise
+	}
 	for _, d := range f.dets {
-		d.Tick(now, f.raise)
+		d.Tick(now, f.fn)
 	}
 }
 

@@ -250,7 +250,7 @@ func (d *Detector) check(k epKey, st *episode, raise rules.Raise, final bool) {
 	a.Pcap = event.PcapQuery{Filter: filter, From: st.first, To: st.last}
 	loc := d.site.Location()
 	when := st.first.In(loc).Format("Mon 2006-01-02 15:04")
-	list := rules.AddrList(hosts, len(hosts), 6)
+	list, listJA := rules.AddrList(hosts, len(hosts), 6), rules.AddrListJA(hosts, len(hosts), 6)
 	a.Message = rules.Fill(Meta.Message[0], "vendor", v.Name, "what", rules.Fill(fd.en, "windows", v.WindowText())) +
 		rules.Fill(" (from {when}, {from} to {list}). Now: call the vendor's registered contact and ask whether their engineer is working now. "+
 			"If they cannot confirm it, disconnect the vendor's VPN or jump host (do not switch off the devices being maintained) and call the IT security contact. "+
@@ -259,7 +259,7 @@ func (d *Detector) check(k epKey, st *episode, raise rules.Raise, final bool) {
 	a.MessageJA = rules.Fill(Meta.Message[1], "vendor", v.Name, "what_ja", rules.Fill(fd.ja, "windows", v.WindowText())) +
 		rules.Fill("（{when} から、{from} → {list}）。今すぐ: 業者の登録窓口に電話し、現在作業中の技術者がいるか確認してください。"+
 			"確認できなければ業者用VPN・踏み台を切断し（保守対象の機器の電源は切らない）、セキュリティ担当に連絡してください。確認できない接続を続けさせないでください。",
-			"when", st.first.In(loc).Format("2006-01-02 15:04"), "from", rules.AddrList(st.peers, len(st.peers), 3), "list", list)
+			"when", st.first.In(loc).Format("2006-01-02 15:04"), "from", rules.AddrListJA(st.peers, len(st.peers), 3), "list", listJA)
 	ep.Alert = a
 	ep.Raise(raise, n)
 }

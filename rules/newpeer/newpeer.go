@@ -339,7 +339,7 @@ func (d *Detector) raiseMany(host netip.Addr, hs *hostState, raise rules.Raise, 
 		"host", host.String(), "n", n, "list", rules.AddrList(hs.folded, len(hs.folded), 5))
 	a.MessageJA = rules.Fill("{host} が1時間以内に、これまで使われていない外部の宛先 {n} 件と通信しました（{list} など）。"+
 		"閉域であるべき病院ネットワークでは異常です。感染、または不正な閲覧・データ送信の可能性があります。今すぐ: {host} のLANケーブルを抜いて隔離し（電源は切らない）、セキュリティ担当に連絡してください。",
-		"host", host.String(), "n", n, "list", rules.AddrList(hs.folded, len(hs.folded), 5))
+		"host", host.String(), "n", n, "list", rules.AddrListJA(hs.folded, len(hs.folded), 5))
 	ep.Alert = a
 	ep.Raise(raise, uint64(hs.count))
 }

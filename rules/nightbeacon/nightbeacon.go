@@ -173,6 +173,9 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 
 func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
 	src := b.Source.Addr().Unmap()
+	if !d.site.IsNight(b.Timestamp) || !d.site.IsInternal(src) {
+		return
+	}
 	q = baseline.NormalizeName(q)
 	dom := baseline.RegisteredDomain(q)
 	if dom == "" || !d.site.IsInternal(src) || !d.site.IsNight(b.Timestamp) || d.site.IsInfrastructure(src) {

@@ -293,7 +293,7 @@ func (d *Detector) checkScan(src netip.Addr, s *source, raise rules.Raise, final
 			"ランサムウェア攻撃者が次の標的を探すときの典型的な動きです。今すぐ: {src} の端末を特定し、LANケーブルを抜いてネットワークから隔離してください"+
 			"（電源は切らない・ウイルススキャンはしない: 証拠が消えます）。その後、情報システム部門のセキュリティ担当に連絡してください。"+
 			"RDPが不要な端末ではRDPを無効にしてください。",
-		"span", rules.SpanJA(span), "probes", strconv.Itoa(probes), "list", rules.AddrList(addrs, n, 8), "src", src.String())
+		"span", rules.SpanJA(span), "probes", strconv.Itoa(probes), "list", rules.AddrListJA(addrs, n, 8), "src", src.String())
 	ep.Alert = a
 	ep.Raise(raise, uint64(n))
 }

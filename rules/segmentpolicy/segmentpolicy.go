@@ -168,7 +168,7 @@ func (d *Detector) check(k epKey, st *episode, raise rules.Raise, final bool) {
 	a.MessageJA = rules.Fill(Meta.Message[1], "from", k.from, "to", k.to, "port", port) + rules.Fill(
 		"（送信元 {ns} 台: {srcs}、宛先 {nd} 台: {dsts}）。今すぐ: 業務上必要な通信であれば、証拠欄に示した行を segment_policy に追加してください。"+
 			"誰も想定していない通信であれば、{src1} のどのプログラムが通信しているか確認し、セキュリティ担当に連絡してください。",
-		"ns", strconv.Itoa(st.nsrc), "srcs", rules.AddrList(srcs, st.nsrc, 3), "nd", strconv.Itoa(st.ndst), "dsts", rules.AddrList(dsts, st.ndst, 3), "src1", srcs[0].String())
+		"ns", strconv.Itoa(st.nsrc), "srcs", rules.AddrListJA(srcs, st.nsrc, 3), "nd", strconv.Itoa(st.ndst), "dsts", rules.AddrListJA(dsts, st.ndst, 3), "src1", srcs[0].String())
 	ep.Alert = a
 	ep.Raise(raise, n)
 }

@@ -22,8 +22,9 @@ type Config struct {
 	// admins use admin shares by design).
 	AlertAdmins bool `yaml:"alert_admins"`
 	// BurstWindow and BurstFiles: BurstFiles files given one new extension
-	// by one host within BurstWindow is a ransomware-like burst. Defaults
-	// to 2m and 20.
+	// by one host within BurstWindow (renamed, or rewritten under it with
+	// the original deleted) is a ransomware-like burst. Defaults to 2m and
+	// 10.
 	BurstWindow time.Duration `yaml:"burst_window"`
 	BurstFiles  int           `yaml:"burst_files"`
 	// Executables are the file extensions treated as programs. Defaults to
@@ -42,7 +43,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Ports: []uint16{445, 139}, Window: 15 * time.Minute, MinNewTargets: 5,
-		BurstWindow: 2 * time.Minute, BurstFiles: 20,
+		BurstWindow: 2 * time.Minute, BurstFiles: 10,
 		Executables: []string{"exe", "dll", "sys", "scr", "bat", "cmd", "ps1", "vbs", "js", "hta", "msi", "com"},
 		MaxSources:  16_384, MaxTargets: 4_096, MaxFiles: 4_096,
 	}

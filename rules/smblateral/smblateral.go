@@ -110,11 +110,19 @@ type source struct {
 	firstFinding     time.Time
 
 	// extension changes
-	stems       map[string]string // file stem (lowercase, with directory) → extension
+	stems       map[string]*stemState // file stem (lowercase, with directory)
 	changes     []change
 	ransomPort  uint16
 	ransomFlows []event.FlowID
 	ransomCIDs  []event.CommunityID
+}
+
+// stemState is what one source did to the files of one stem: the
+// extension first seen, a new extension written, the original deleted.
+type stemState struct {
+	ext, wrote string
+	deleted    bool
+	counted    bool
 }
 
 type change struct {
@@ -355,6 +363,7 @@ func (d *Detector) finding(src, dst netip.Addr, at time.Time, bit uint16, what s
 	t.findings |= bit
 	t.failed = false
 	s.findings |= bit
+	s.count++
 	if s.firstFinding.IsZero() || at.Before(s.firstFinding) {
 		s.firstFinding = at
 	}
@@ -479,7 +488,7 @@ func (d *Detector) check(src netip.Addr, s *source, raise rules.Raise, final boo
 		filter = "host " + src.String() + " and host " + addrs[0].String() + " and " + rules.PortFilter("tcp", s.ports)
 	}
 	a.Pcap = event.PcapQuery{Filter: filter, From: first, To: s.last}
-	list := rules.AddrList(addrs, len(addrs), 8)
+	list, listJA := rules.AddrList(addrs, len(addrs), 8), rules.AddrListJA(addrs, len(addrs), 8)
 	a.Message = rules.Fill(Meta.Message[0], "src", src.String(), "what", strings.Join(whatEN, "; ")) + rules.Fill(
 		" on {n} hosts ({list}). Now: unplug {src} from the network and, if programs were copied or services created, also the targets "+
 			"(do not switch them off, do not run a virus scan: both destroy evidence); change the password of the account used{users}; call the IT security contact.",
@@ -487,7 +496,7 @@ func (d *Detector) check(src netip.Addr, s *source, raise rules.Raise, final boo
 	a.MessageJA = rules.Fill(Meta.Message[1], "src", src.String(), "what", strings.Join(whatJA, "、")) + rules.Fill(
 		"（対象 {n} 台: {list}）。今すぐ: {src} のLANケーブルを抜いて隔離してください。プログラムのコピーやサービス作成があった場合は対象の端末も隔離してください"+
 			"（電源は切らない・ウイルススキャンはしない: 証拠が消えます）。使われたアカウント{users}のパスワードを変更し、セキュリティ担当に連絡してください。",
-		"n", strconv.Itoa(len(addrs)), "list", list, "src", src.String(), "users", userNote(s.users, "（%s）"))
+		"n", strconv.Itoa(len(addrs)), "list", listJA, "src", src.String(), "users", userNote(s.users, "（%s）"))
 	ep.Alert = a
 	s.raised = s.findings
 	ep.Raise(raise, n)
@@ -524,10 +533,11 @@ func splitExt(name string) (stem, ext string) {
 	return strings.ToLower(name[:len(name)-len(base)+j]), strings.ToLower(base[j+1:])
 }
 
-// extensions counts files that get a new extension: renamed from x.a to
-// x.b (or x.a.b), or written as x.b after x.a was seen.
+// extensions counts files that get a new extension the way ransomware
+// gives it: renamed from x.a to x.b (or x.a.b), or written as x.b after
+// x.a was opened, with x.a then deleted (in either order).
 func (d *Detector) extensions(src, dst netip.Addr, at time.Time, op, name, newName string, b *event.Base, raise rules.Raise) {
-	if op != "rename" && op != "create" && op != "write" {
+	if op != "rename" && op != "create" && op != "write" && op != "delete" {
 		return
 	}
 	s := d.source(src)
@@ -542,22 +552,36 @@ func (d *Detector) extensions(src, dst netip.Addr, at time.Time, op, name, newNa
 		if ext != "" && ext != oldExt && (newStem == oldStem || strings.HasPrefix(newStem, oldStem+".") || newStem == strings.ToLower(name)) {
 			newExt = ext
 		}
-	case "create", "write":
+	default:
 		stem, ext := splitExt(name)
 		if ext == "" {
 			return
 		}
 		if s.stems == nil {
-			s.stems = map[string]string{}
+			s.stems = map[string]*stemState{}
 		}
-		if old, ok := s.stems[stem]; ok && old != ext && op == "write" {
-			newExt = ext
-		} else if !ok {
+		st := s.stems[stem]
+		switch {
+		case st == nil && op != "delete":
 			if len(s.stems) >= d.cfg.MaxFiles {
 				d.droppedFiles++
 				clear(s.stems) // forget and start over: bounded
 			}
-			s.stems[stem] = ext
+			s.stems[stem] = &stemState{ext: ext}
+		case st == nil || st.counted:
+		case op == "write" && ext != st.ext:
+			st.wrote = ext
+			if st.deleted {
+				newExt = ext
+			}
+		case op == "delete" && ext == st.ext:
+			st.deleted = true
+			if st.wrote != "" {
+				newExt = st.wrote
+			}
+		}
+		if newExt != "" {
+			st.counted = true
 		}
 	}
 	if newExt == "" {
@@ -644,7 +668,7 @@ func (d *Detector) checkRansom(src netip.Addr, s *source, raise rules.Raise, fin
 	a.MessageJA = rules.Fill("{src} が {span} の間に {list} 上の {n} 個のファイルの拡張子を .{ext} に変えました。ランサムウェアが共有ファイルを暗号化するときの動きです。"+
 		"今すぐ: {src} のLANケーブルを抜いて隔離してください（電源は切らない）。書き込み先のファイル共有を停止または切断し、攻撃者への支払いや連絡はしないでください。"+
 		"セキュリティ担当と警察に連絡し、バックアップはネットワークから切り離して保管してください。",
-		"src", src.String(), "n", strconv.Itoa(n), "list", rules.AddrList(targets, len(targets), 4), "ext", top, "span", rules.SpanJA(at.Sub(first)))
+		"src", src.String(), "n", strconv.Itoa(n), "list", rules.AddrListJA(targets, len(targets), 4), "ext", top, "span", rules.SpanJA(at.Sub(first)))
 	ep.Alert = a
 	ep.Raise(raise, uint64(n))
 }

@@ -191,7 +191,7 @@ func TestRansomware(t *testing.T) {
 		}
 		return recs
 	}
-	rewrite := func(n int) []event.Record {
+	rewrite := func(n int, keep bool) []event.Record {
 		var recs []event.Record
 		for i := range n {
 			at := t0.Add(time.Duration(i) * 10 * time.Millisecond)
@@ -199,6 +199,9 @@ func TestRansomware(t *testing.T) {
 				fileOp("172.17.0.184", "172.17.0.189", "share2", "create", fmt.Sprintf("%02dfile.exe", i), "", at),
 				fileOp("172.17.0.184", "172.17.0.189", "share2", "create", fmt.Sprintf("%02dfile.enc", i), "", at.Add(time.Millisecond)),
 				fileOp("172.17.0.184", "172.17.0.189", "share2", "write", fmt.Sprintf("%02dfile.enc", i), "", at.Add(2*time.Millisecond)))
+			if !keep {
+				recs = append(recs, fileOp("172.17.0.184", "172.17.0.189", "share2", "delete", fmt.Sprintf("%02dfile.exe", i), "", at.Add(3*time.Millisecond)))
+			}
 		}
 		return recs
 	}
@@ -216,9 +219,10 @@ func TestRansomware(t *testing.T) {
 		recs []event.Record
 		want int // alerts
 	}{
-		{"200 renames to .locked", rename(200, "locked"), 5}, // 20, 40, 80, 160, 200
-		{"19 renames", rename(19, "locked"), 0},
-		{"rewritten under .enc", rewrite(30), 2},
+		{"200 renames to .locked", rename(200, "locked"), 6}, // 10, 20, 40, 80, 160, 200
+		{"9 renames", rename(9, "locked"), 0},
+		{"rewritten under .enc, originals deleted", rewrite(30, false), 3}, // 10, 20, 30
+		{"batch export keeping the originals", rewrite(30, true), 0},
 		{"plain copies", copies(60), 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
