@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/hex"
 	"strconv"
 	"time"
 )
@@ -69,85 +70,100 @@ func (f *Flow) Dataset() string { return "mamori.flow" }
 // Time implements Record: the flow's last packet.
 func (f *Flow) Time() time.Time { return f.End }
 
-// AppendJSON implements Record.
+// AppendJSON implements Record. It writes the record as runs of constant
+// bytes around the variable members instead of member by member through
+// JSON: a flow record is the one record every packet path writes, and this
+// form costs about a third of the generic one. The output is exactly what
+// the JSON writer would write for the same members (see legacy_test.go).
 func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
-	w := JSON{B: dst}
-	w.Begin()
-	header(&w, o, f.End, "logs", f.Dataset())
-
-	w.Object("event")
-	w.String("kind", "event")
-	w.Strings("category", "network")
+	b := append(dst, `{"@timestamp":"`...)
+	ts := len(b)
+	b = AppendTime(b, f.End)
+	te := len(b)
+	b = append(b, `","ecs":{"version":"`+ECSVersion+`"},"data_stream":{"type":"logs","dataset":"mamori.flow","namespace":`...)
+	b = appendNamespace(b, o)
 	if f.Final {
-		w.Strings("type", "connection", "end")
+		b = append(b, `},"event":{"kind":"event","category":["network"],"type":["connection","end"],"action":"network_flow","dataset":"mamori.flow","module":"mamori","start":"`...)
 	} else {
-		w.Strings("type", "connection", "info")
+		b = append(b, `},"event":{"kind":"event","category":["network"],"type":["connection","info"],"action":"network_flow","dataset":"mamori.flow","module":"mamori","start":"`...)
 	}
-	w.String("action", "network_flow")
-	w.String("dataset", f.Dataset())
-	w.String("module", "mamori")
-	w.Time("start", f.Start)
-	w.Time("end", f.End)
-	w.Int("duration", int64(f.End.Sub(f.Start)))
-	w.String("reason", f.Reason.String())
-	w.End()
-
-	w.endpoint("source", &f.Source)
-	w.endpoint("destination", &f.Destination)
-
-	w.Object("network")
-	w.String("transport", TransportName(f.Transport))
+	b = AppendTime(b, f.Start)
+	b = append(b, `","end":"`...)
+	b = append(b, b[ts:te]...) // event.end is @timestamp
+	b = append(b, `","duration":`...)
+	b = strconv.AppendInt(b, int64(f.End.Sub(f.Start)), 10)
+	// Reason names and transport names are ASCII keywords or digits:
+	// nothing to escape.
+	b = append(b, `,"reason":"`...)
+	b = append(b, f.Reason.String()...)
+	b = append(b, `"},"source":`...)
+	b = appendEndpoint(b, &f.Source)
+	b = append(b, `,"destination":`...)
+	b = appendEndpoint(b, &f.Destination)
+	b = append(b, `,"network":{"transport":"`...)
+	b = append(b, TransportName(f.Transport)...)
 	if f.IPv6 {
-		w.String("type", "ipv6")
+		b = append(b, `","type":"ipv6","iana_number":"`...)
 	} else {
-		w.String("type", "ipv4")
+		b = append(b, `","type":"ipv4","iana_number":"`...)
 	}
-	w.UintString("iana_number", uint64(f.Transport))
-	w.communityID("community_id", f.CommunityID)
-	w.Uint("bytes", f.Source.Bytes+f.Destination.Bytes)
-	w.Uint("packets", f.Source.Packets+f.Destination.Packets)
-	w.StringIf("direction", f.Direction)
+	b = strconv.AppendUint(b, uint64(f.Transport), 10)
+	b = append(b, `","community_id":"`...)
+	b = append(b, f.CommunityID[:]...)
+	b = append(b, `","bytes":`...)
+	b = strconv.AppendUint(b, f.Source.Bytes+f.Destination.Bytes, 10)
+	b = append(b, `,"packets":`...)
+	b = strconv.AppendUint(b, f.Source.Packets+f.Destination.Packets, 10)
+	if f.Direction != "" {
+		b = append(b, `,"direction":`...)
+		b = AppendQuoted(b, f.Direction)
+	}
 	if f.VLAN != 0 {
-		w.Object("vlan")
-		w.UintString("id", uint64(f.VLAN))
-		w.End()
+		b = append(b, `,"vlan":{"id":"`...)
+		b = strconv.AppendUint(b, uint64(f.VLAN), 10)
+		b = append(b, `"}`...)
 	}
 	if f.InnerVLAN != 0 {
-		w.Object("inner")
-		w.Object("vlan")
-		w.UintString("id", uint64(f.InnerVLAN))
-		w.End()
-		w.End()
+		b = append(b, `,"inner":{"vlan":{"id":"`...)
+		b = strconv.AppendUint(b, uint64(f.InnerVLAN), 10)
+		b = append(b, `"}}`...)
 	}
-	w.End()
+	b = append(b, `},"flow":{"id":"`...)
+	b = hex.AppendEncode(b, f.ID[:])
+	if f.Final {
+		b = append(b, `","final":true},"related":{"ip":`...)
+	} else {
+		b = append(b, `","final":false},"related":{"ip":`...)
+	}
+	b = appendIPs(b, f.Source.IP, f.Destination.IP)
+	b = append(b, "},"...)
+	b = appendObserver(b, o, f.Interface)
 
-	w.Object("flow")
-	w.flowID("id", f.ID)
-	w.Bool("final", f.Final)
-	w.End()
-
-	w.Object("related")
-	w.IPs("ip", f.Source.IP, f.Destination.IP)
-	w.End()
-
-	footer(&w, o, f.Interface)
-
-	w.Object("mamori")
-	w.Object("flow")
-	w.StringIf("conn_state", f.ConnState)
+	b = append(b, `,"mamori":{"flow":{`...)
+	sep := false
+	if f.ConnState != "" {
+		b = append(b, `"conn_state":`...)
+		b = AppendQuoted(b, f.ConnState)
+		sep = true
+	}
 	if f.History.Len > 0 {
+		if sep {
+			b = append(b, ',')
+		}
 		// History letters are ASCII letters and '^': nothing to escape.
-		w.key("history")
-		w.B = append(w.B, '"')
-		w.B = append(w.B, f.History.Buf[:f.History.Len]...)
-		w.B = append(w.B, '"')
+		b = append(b, `"history":"`...)
+		b = append(b, f.History.Buf[:min(int(f.History.Len), len(f.History.Buf))]...)
+		b = append(b, '"')
+		sep = true
 	}
-	w.StringIf("tunnel", f.Tunnel)
-	w.End()
-	w.End()
-
-	w.Finish()
-	return w.B
+	if f.Tunnel != "" {
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"tunnel":`...)
+		b = AppendQuoted(b, f.Tunnel)
+	}
+	return append(b, "}}}"...)
 }
 
 // TransportName is the ECS network.transport value for an IANA protocol

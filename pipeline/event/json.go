@@ -28,14 +28,25 @@ func (w *JSON) Begin() {
 func (w *JSON) Finish() { w.B = append(w.B, '}') }
 
 func (w *JSON) key(k string) {
-	if w.first[w.depth] {
-		w.first[w.depth] = false
-		w.B = append(w.B, '"')
+	b := w.B
+	if d := w.depth & (len(w.first) - 1); w.first[d] {
+		w.first[d] = false
+		b = append(b, '"')
 	} else {
-		w.B = append(w.B, ',', '"')
+		b = append(b, ',', '"')
 	}
-	w.B = append(w.B, k...) // keys are constant, ASCII and need no escaping
-	w.B = append(w.B, '"', ':')
+	b = append(b, k...) // keys are constant, ASCII and need no escaping
+	w.B = append(b, '"', ':')
+}
+
+// comma writes the separator before the next member of the innermost
+// object, for code that appends whole members to B itself.
+func (w *JSON) comma() {
+	if d := w.depth & (len(w.first) - 1); w.first[d] {
+		w.first[d] = false
+	} else {
+		w.B = append(w.B, ',')
+	}
 }
 
 // Object opens a nested object under key k.
@@ -115,21 +126,45 @@ func (w *JSON) Time(k string, t time.Time) {
 
 // AppendTime appends t in TimeLayout, in UTC. It is AppendFormat without
 // the layout interpretation, which costs more than the rest of a flow
-// record's encoding.
+// record's encoding, and takes the date from the Unix time directly
+// (days to civil date as in Howard Hinnant's chrono-Compatible Low-Level
+// Date Algorithms) instead of through Date and Clock, which each redo the
+// same division.
 func AppendTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	y, mo, d := t.Date()
-	if y < 0 || y > 9999 {
-		return t.AppendFormat(b, TimeLayout)
+	sec := t.Unix()
+	if sec < minTimeSec || sec > maxTimeSec {
+		return t.UTC().AppendFormat(b, TimeLayout)
 	}
-	h, mi, s := t.Clock()
 	ns := t.Nanosecond()
+	// Shifted by one 400-year era so that everything from year 0 on is
+	// positive and plain division floors.
+	const era = 146097 // days in 400 years
+	days := sec/86400 + era
+	rem := int(sec % 86400)
+	if rem < 0 {
+		rem += 86400
+		days--
+	}
+	z := int(days) + 719468 // days since 0000-03-01, one era earlier
+	e := z / era
+	doe := z - e*era
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + e*400 - 400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	mo := mp + 3
+	if mp >= 10 {
+		mo = mp - 9
+		y++
+	}
+	h, mi, s := rem/3600, rem/60%60, rem%60
 	var buf [30]byte
-	put2 := func(i, v int) { buf[i], buf[i+1] = byte('0'+v/10), byte('0'+v%10) }
+	put2 := func(i, v int) { buf[i], buf[i+1] = digits2[2*v], digits2[2*v+1] }
 	put2(0, y/100)
 	put2(2, y%100)
 	buf[4] = '-'
-	put2(5, int(mo))
+	put2(5, mo)
 	buf[7] = '-'
 	put2(8, d)
 	buf[10] = 'T'
@@ -139,54 +174,87 @@ func AppendTime(b []byte, t time.Time) []byte {
 	buf[16] = ':'
 	put2(17, s)
 	buf[19] = '.'
-	for i := 28; i >= 20; i-- {
-		buf[i] = byte('0' + ns%10)
-		ns /= 10
-	}
+	put2(20, ns/10000000)
+	put2(22, ns/100000%100)
+	put2(24, ns/1000%100)
+	put2(26, ns/10%100)
+	buf[28] = byte('0' + ns%10)
 	buf[29] = 'Z'
 	return append(b, buf[:]...)
 }
 
+// The Unix times of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the
+// range AppendTime formats itself.
+const (
+	minTimeSec = -62167219200
+	maxTimeSec = 253402300799
+)
+
+// digits2 holds "00" to "99".
+const digits2 = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
 // IP writes k: "addr".
 func (w *JSON) IP(k string, a netip.Addr) {
 	w.key(k)
-	w.B = append(w.B, '"')
-	w.B = a.AppendTo(w.B)
-	w.B = append(w.B, '"')
+	b := append(w.B, '"')
+	b = a.AppendTo(b)
+	w.B = append(b, '"')
 }
 
 // IPs writes k: ["a","b"], skipping invalid addresses and a repeated second one.
 func (w *JSON) IPs(k string, a, b netip.Addr) {
 	w.key(k)
-	w.B = append(w.B, '[')
-	n := 0
-	for _, x := range [2]netip.Addr{a, b} {
-		if !x.IsValid() || (n == 1 && x == a) {
-			continue
+	w.B = appendIPs(w.B, a, b)
+}
+
+// appendIPs appends ["a","b"], skipping invalid addresses and a repeated
+// second one.
+func appendIPs(dst []byte, a, b netip.Addr) []byte {
+	dst = append(dst, '[')
+	if a.IsValid() {
+		dst = append(dst, '"')
+		dst = a.AppendTo(dst)
+		dst = append(dst, '"')
+		if b.IsValid() && b != a {
+			dst = append(dst, ',', '"')
+			dst = b.AppendTo(dst)
+			dst = append(dst, '"')
 		}
-		if n > 0 {
-			w.B = append(w.B, ',')
-		}
-		w.B = append(w.B, '"')
-		w.B = x.AppendTo(w.B)
-		w.B = append(w.B, '"')
-		n++
+	} else if b.IsValid() {
+		dst = append(dst, '"')
+		dst = b.AppendTo(dst)
+		dst = append(dst, '"')
 	}
-	w.B = append(w.B, ']')
+	return append(dst, ']')
 }
 
 // MAC writes k: "AA-BB-CC-DD-EE-FF", the ECS form of a MAC address.
 func (w *JSON) MAC(k string, m [6]byte) {
-	const hex = "0123456789ABCDEF"
 	w.key(k)
-	w.B = append(w.B, '"')
-	for i, c := range m {
-		if i > 0 {
-			w.B = append(w.B, '-')
-		}
-		w.B = append(w.B, hex[c>>4], hex[c&0xf])
-	}
-	w.B = append(w.B, '"')
+	b := append(w.B, '"')
+	b = appendMAC(b, m)
+	w.B = append(b, '"')
+}
+
+// appendMAC appends m as AA-BB-CC-DD-EE-FF.
+func appendMAC(b []byte, m [6]byte) []byte {
+	const hex = "0123456789ABCDEF"
+	return append(b,
+		hex[m[0]>>4], hex[m[0]&0xf], '-',
+		hex[m[1]>>4], hex[m[1]&0xf], '-',
+		hex[m[2]>>4], hex[m[2]&0xf], '-',
+		hex[m[3]>>4], hex[m[3]&0xf], '-',
+		hex[m[4]>>4], hex[m[4]&0xf], '-',
+		hex[m[5]>>4], hex[m[5]&0xf])
 }
 
 // TimeLayout is the fixed-width RFC 3339 layout of every timestamp mamori writes.

@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/hex"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -52,83 +54,140 @@ func (b *Base) BaseRecord() *Base { return b }
 func AppendProto(dst []byte, o *Observer, dataset string, b *Base, body func(w *JSON)) []byte {
 	w := JSON{B: dst}
 	w.Begin()
-	header(&w, o, b.Timestamp, "logs", dataset)
-
-	w.Object("event")
-	w.String("kind", "event")
+	w.first[0] = false
+	// Everything up to body is written as runs of constant bytes around
+	// the variable values; the output is what the member-by-member calls
+	// on w would write (see legacy_test.go).
+	p := appendHeader(w.B, o, b.Timestamp, "logs", dataset)
+	p = append(p, `,"event":{"kind":"event","category":`...)
 	if len(b.Category) > 0 {
-		w.Strings("category", b.Category...)
+		p = appendStrings(p, b.Category)
 	} else {
-		w.Strings("category", "network")
+		p = append(p, `["network"]`...)
 	}
+	p = append(p, `,"type":`...)
 	if len(b.Type) > 0 {
-		w.Strings("type", b.Type...)
+		p = appendStrings(p, b.Type)
 	} else {
-		w.Strings("type", "protocol")
+		p = append(p, `["protocol"]`...)
 	}
-	w.StringIf("action", b.Action)
-	w.StringIf("outcome", b.Outcome)
-	w.StringIf("reason", b.Reason)
-	w.String("dataset", dataset)
-	w.String("module", "mamori")
+	if b.Action != "" {
+		p = append(p, `,"action":`...)
+		p = AppendQuoted(p, b.Action)
+	}
+	if b.Outcome != "" {
+		p = append(p, `,"outcome":`...)
+		p = AppendQuoted(p, b.Outcome)
+	}
+	if b.Reason != "" {
+		p = append(p, `,"reason":`...)
+		p = AppendQuoted(p, b.Reason)
+	}
+	p = append(p, `,"dataset":`...)
+	p = AppendQuoted(p, dataset)
+	p = append(p, `,"module":"mamori"`...)
 	if b.Duration > 0 {
-		w.Int("duration", int64(b.Duration))
+		p = append(p, `,"duration":`...)
+		p = strconv.AppendInt(p, int64(b.Duration), 10)
 	}
-	w.End()
-
-	w.Object("source")
-	w.IP("ip", b.Source.Addr())
-	if b.Source.Port() != 0 {
-		w.Uint("port", uint64(b.Source.Port()))
+	src, dstAddr := b.Source.Addr(), b.Destination.Addr()
+	p = append(p, `},"source":{"ip":"`...)
+	p = src.AppendTo(p)
+	p = append(p, '"')
+	if port := b.Source.Port(); port != 0 {
+		p = append(p, `,"port":`...)
+		p = strconv.AppendUint(p, uint64(port), 10)
 	}
-	w.End()
-	w.Object("destination")
-	w.IP("ip", b.Destination.Addr())
-	if b.Destination.Port() != 0 {
-		w.Uint("port", uint64(b.Destination.Port()))
+	p = append(p, `},"destination":{"ip":"`...)
+	p = dstAddr.AppendTo(p)
+	p = append(p, '"')
+	if port := b.Destination.Port(); port != 0 {
+		p = append(p, `,"port":`...)
+		p = strconv.AppendUint(p, uint64(port), 10)
 	}
-	w.End()
-
-	w.Object("network")
-	w.String("transport", TransportName(b.Transport))
-	if b.Source.Addr().Is6() && !b.Source.Addr().Is4In6() {
-		w.String("type", "ipv6")
+	// Transport names are ASCII keywords or digits: nothing to escape.
+	p = append(p, `},"network":{"transport":"`...)
+	p = append(p, TransportName(b.Transport)...)
+	if src.Is6() && !src.Is4In6() {
+		p = append(p, `","type":"ipv6"`...)
 	} else {
-		w.String("type", "ipv4")
+		p = append(p, `","type":"ipv4"`...)
 	}
-	w.StringIf("protocol", b.Protocol)
+	if b.Protocol != "" {
+		p = append(p, `,"protocol":`...)
+		p = AppendQuoted(p, b.Protocol)
+	}
 	if !b.CommunityID.IsZero() {
-		w.communityID("community_id", b.CommunityID)
+		p = append(p, `,"community_id":"`...)
+		p = append(p, b.CommunityID[:]...)
+		p = append(p, '"')
 	}
-	w.StringIf("direction", b.Direction)
+	if b.Direction != "" {
+		p = append(p, `,"direction":`...)
+		p = AppendQuoted(p, b.Direction)
+	}
 	if b.VLAN != 0 {
-		w.Object("vlan")
-		w.UintString("id", uint64(b.VLAN))
-		w.End()
+		p = append(p, `,"vlan":{"id":"`...)
+		p = strconv.AppendUint(p, uint64(b.VLAN), 10)
+		p = append(p, `"}`...)
 	}
-	w.End()
-
-	w.Object("flow")
-	w.flowID("id", b.FlowID)
-	w.End()
+	p = append(p, `},"flow":{"id":"`...)
+	p = hex.AppendEncode(p, b.FlowID[:])
+	w.B = append(p, `"}`...)
 
 	if body != nil {
 		body(&w)
 	}
 
-	w.Object("related")
-	w.IPs("ip", b.Source.Addr(), b.Destination.Addr())
+	p = append(w.B, `,"related":{"ip":`...)
+	p = appendIPs(p, src, dstAddr)
 	if len(b.RelatedUsers) > 0 {
-		w.Strings("user", dedupe(b.RelatedUsers)...)
+		p = append(p, `,"user":`...)
+		p = appendDistinct(p, b.RelatedUsers)
 	}
 	if len(b.RelatedHosts) > 0 {
-		w.Strings("hosts", dedupe(b.RelatedHosts)...)
+		p = append(p, `,"hosts":`...)
+		p = appendDistinct(p, b.RelatedHosts)
 	}
-	w.End()
+	p = append(p, "},"...)
+	p = appendObserver(p, o, b.Interface)
+	return append(p, '}')
+}
 
-	footer(&w, o, b.Interface)
-	w.Finish()
-	return w.B
+// appendStrings appends ["a","b",…].
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendQuoted(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendDistinct appends the non-empty strings of ss as an array, each
+// value once, in the order of their first occurrence.
+func appendDistinct(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	n := 0
+next:
+	for i, s := range ss {
+		if s == "" {
+			continue
+		}
+		for _, o := range ss[:i] {
+			if o == s {
+				continue next
+			}
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = AppendQuoted(b, s)
+		n++
+	}
+	return append(b, ']')
 }
 
 // dedupe drops empty and repeated strings, keeping the first occurrence.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -30,45 +31,69 @@ type Observer struct {
 	Namespace string // data_stream.namespace; defaults to "default"
 }
 
-// header writes the members every record starts with.
+// header writes the members every record starts with. It is called right
+// after Begin.
 func header(w *JSON, o *Observer, ts time.Time, streamType, dataset string) {
-	w.Time("@timestamp", ts)
-	w.Object("ecs")
-	w.String("version", ECSVersion)
-	w.End()
-	w.Object("data_stream")
-	w.String("type", streamType)
-	w.String("dataset", dataset)
-	ns := o.Namespace
-	if ns == "" {
-		ns = "default"
+	w.comma()
+	w.B = appendHeader(w.B, o, ts, streamType, dataset)
+}
+
+// appendHeader appends @timestamp, ecs and data_stream, the first members
+// of every record, as one run where it can.
+func appendHeader(b []byte, o *Observer, ts time.Time, streamType, dataset string) []byte {
+	b = append(b, `"@timestamp":"`...)
+	b = AppendTime(b, ts)
+	b = append(b, `","ecs":{"version":"`+ECSVersion+`"},"data_stream":{"type":`...)
+	b = AppendQuoted(b, streamType)
+	b = append(b, `,"dataset":`...)
+	b = AppendQuoted(b, dataset)
+	b = append(b, `,"namespace":`...)
+	b = appendNamespace(b, o)
+	return append(b, '}')
+}
+
+// appendNamespace appends data_stream.namespace's value, quoted.
+func appendNamespace(b []byte, o *Observer) []byte {
+	if o.Namespace == "" {
+		return append(b, `"default"`...)
 	}
-	w.String("namespace", ns)
-	w.End()
+	return AppendQuoted(b, o.Namespace)
 }
 
 // footer writes observer.* and host.*; iface is the capture interface.
 func footer(w *JSON, o *Observer, iface string) {
-	w.Object("observer")
-	w.String("type", "sensor")
-	w.String("vendor", "mamori")
-	w.String("product", "mamori")
-	w.StringIf("version", o.Version)
-	w.StringIf("name", o.Name)
-	w.StringIf("hostname", o.Hostname)
-	if iface != "" {
-		w.Object("ingress")
-		w.Object("interface")
-		w.String("name", iface)
-		w.End()
-		w.End()
+	w.comma()
+	w.B = appendObserver(w.B, o, iface)
+}
+
+// appendObserver appends the members "observer" and, with a hostname,
+// "host"; iface is the capture interface.
+func appendObserver(b []byte, o *Observer, iface string) []byte {
+	b = append(b, `"observer":{"type":"sensor","vendor":"mamori","product":"mamori"`...)
+	if o.Version != "" {
+		b = append(b, `,"version":`...)
+		b = AppendQuoted(b, o.Version)
 	}
-	w.End()
+	if o.Name != "" {
+		b = append(b, `,"name":`...)
+		b = AppendQuoted(b, o.Name)
+	}
 	if o.Hostname != "" {
-		w.Object("host")
-		w.String("name", o.Hostname)
-		w.End()
+		b = append(b, `,"hostname":`...)
+		b = AppendQuoted(b, o.Hostname)
 	}
+	if iface != "" {
+		b = append(b, `,"ingress":{"interface":{"name":`...)
+		b = AppendQuoted(b, iface)
+		b = append(b, "}}"...)
+	}
+	b = append(b, '}')
+	if o.Hostname != "" {
+		b = append(b, `,"host":{"name":`...)
+		b = AppendQuoted(b, o.Hostname)
+		b = append(b, '}')
+	}
+	return b
 }
 
 // CommunityID is a Community ID v1 string ("1:" + base64 of a SHA-1),
@@ -119,16 +144,24 @@ type Endpoint struct {
 	Packets uint64
 }
 
-func (w *JSON) endpoint(k string, e *Endpoint) {
-	w.Object(k)
-	w.IP("ip", e.IP)
+// appendEndpoint appends an endpoint object: {"ip":…,"port":…,"mac":…,
+// "bytes":…,"packets":…}.
+func appendEndpoint(b []byte, e *Endpoint) []byte {
+	b = append(b, `{"ip":"`...)
+	b = e.IP.AppendTo(b)
+	b = append(b, '"')
 	if e.HasPort {
-		w.Uint("port", uint64(e.Port))
+		b = append(b, `,"port":`...)
+		b = strconv.AppendUint(b, uint64(e.Port), 10)
 	}
 	if e.HasMAC {
-		w.MAC("mac", e.MAC)
+		b = append(b, `,"mac":"`...)
+		b = appendMAC(b, e.MAC)
+		b = append(b, '"')
 	}
-	w.Uint("bytes", e.Bytes)
-	w.Uint("packets", e.Packets)
-	w.End()
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendUint(b, e.Bytes, 10)
+	b = append(b, `,"packets":`...)
+	b = strconv.AppendUint(b, e.Packets, 10)
+	return append(b, '}')
 }

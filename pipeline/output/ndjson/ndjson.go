@@ -5,7 +5,6 @@
 package ndjson
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
@@ -13,11 +12,17 @@ import (
 	"mamori/pipeline/output"
 )
 
-// Writer encodes records into a buffered writer.
+// bufferSize is how many bytes of lines a Writer gathers before writing
+// them out in one call.
+const bufferSize = 256 << 10
+
+// Writer encodes records into its own buffer, one line after the other,
+// and writes the buffer out whenever it holds bufferSize bytes: each record
+// is encoded once, in place, and copied only by the write call itself.
+// Only whole lines are written.
 type Writer struct {
 	w       io.Writer
-	bw      *bufio.Writer
-	buf     []byte
+	buf     []byte // lines not yet written out
 	obs     *event.Observer
 	name    string
 	records uint64
@@ -30,7 +35,7 @@ var _ output.Sink = (*Writer)(nil)
 // New returns a Writer onto w; name is used in error messages (a file
 // name, or "stdout").
 func New(w io.Writer, name string, obs *event.Observer) *Writer {
-	return &Writer{w: w, bw: bufio.NewWriterSize(w, 256<<10), buf: make([]byte, 0, 4096), obs: obs, name: name}
+	return &Writer{w: w, buf: make([]byte, 0, bufferSize+bufferSize/4), obs: obs, name: name}
 }
 
 // Write encodes r and appends it as one line. After the first write error
@@ -39,14 +44,27 @@ func (w *Writer) Write(r event.Record) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.buf = append(r.AppendJSON(w.buf[:0], w.obs), '\n')
-	if _, err := w.bw.Write(w.buf); err != nil {
-		w.err = fmt.Errorf("writing %s: %w", w.name, err)
-		return w.err
-	}
+	n := len(w.buf)
+	w.buf = append(r.AppendJSON(w.buf, w.obs), '\n')
 	w.records++
-	w.bytes += uint64(len(w.buf))
+	w.bytes += uint64(len(w.buf) - n)
+	if len(w.buf) >= bufferSize {
+		return w.flush()
+	}
 	return nil
+}
+
+// flush writes the buffered lines out.
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	_, err := w.w.Write(w.buf)
+	w.buf = w.buf[:0]
+	if err != nil {
+		w.err = fmt.Errorf("writing %s: %w", w.name, err)
+	}
+	return w.err
 }
 
 // Flush writes buffered lines out.
@@ -54,10 +72,7 @@ func (w *Writer) Flush() error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := w.bw.Flush(); err != nil {
-		w.err = fmt.Errorf("writing %s: %w", w.name, err)
-	}
-	return w.err
+	return w.flush()
 }
 
 // Close flushes, then closes the underlying writer if it is an io.Closer.
