@@ -35,7 +35,21 @@ type DetectOptions struct {
 	Save string
 	// MissingOK starts an empty baseline when Baseline does not exist.
 	MissingOK bool
+	// LearnFor (the live service: baseline.learn_for) is how much packet
+	// time the baseline must span before the rules that compare with it
+	// (new-external-peer, night-beacon, and the baseline parts of the
+	// others) start; until then the others run without a baseline. 0:
+	// detect with the baseline at once.
+	LearnFor time.Duration
+	// SaveEvery (the live service: baseline.save_every) saves the
+	// baseline to Save this often in packet time, from a copy, in the
+	// background. 0: only at the end.
+	SaveEvery time.Duration
 }
+
+// baselineRules need a learned baseline to say anything useful: they stay
+// off while the live service is still learning.
+var baselineRules = []string{"new-external-peer", "night-beacon"}
 
 // Stage is the records stage after the worker: every record goes to out
 // first, then through the detectors (their alerts go to out as well), and
@@ -66,6 +80,14 @@ type Stage struct {
 	counts  StageCounts
 	started bool
 	raiseFn rules.Raise // s.raise, made once (a method value allocates)
+
+	rulesCfg  rulesall.Config
+	learnFor  time.Duration
+	learning  bool // still learning: the baseline rules are off
+	saveEvery time.Duration
+	nextSave  time.Time
+	saving    chan error // the background save in flight, if any
+	saveErr   error
 }
 
 // StageCounts are the stage's counters.
@@ -126,17 +148,38 @@ func NewStage(cfg *config.Config, o DetectOptions, out worker.Output) (*Stage, e
 	if s.model == nil && (o.Learn || o.Baseline != "") {
 		s.model = baseline.New(cfg.Baseline, site.Location(), cfg.Networks.Internal)
 	}
+	s.rulesCfg, s.learnFor, s.saveEvery = cfg.Rules, o.LearnFor, o.SaveEvery
 	if o.Detect {
-		var view baseline.View
-		if s.model != nil && o.Baseline != "" {
-			view = s.model
-		}
-		s.dets, err = rulesall.Detectors(cfg.Rules, site, view)
-		if err != nil {
+		s.learning = o.LearnFor > 0 && s.model != nil && s.span() < o.LearnFor
+		if err := s.build(); err != nil {
 			return nil, fmt.Errorf("%s: rules: %w", cfg.File, err)
 		}
 	}
 	return s, nil
+}
+
+func (s *Stage) span() time.Duration {
+	from, to := s.model.Span()
+	return to.Sub(from)
+}
+
+// build makes the detectors: all of them with the baseline, or, while
+// learning, those that need none, without it.
+func (s *Stage) build() error {
+	c := s.rulesCfg
+	var view baseline.View
+	if s.model != nil && !s.learning {
+		view = s.model
+	}
+	if s.learning {
+		c.Disable = append(slices.Clone(c.Disable), baselineRules...)
+	}
+	dets, err := rulesall.Detectors(c, s.site, view)
+	if err != nil {
+		return err
+	}
+	s.dets = dets
+	return nil
 }
 
 // Model is the baseline the stage detects with or learns into (nil when
@@ -194,7 +237,43 @@ func (s *Stage) advance(t time.Time) {
 	}
 	s.release(false)
 	s.expireTaint()
+	if s.learning && s.span() >= s.learnFor {
+		s.learning = false
+		s.build() // the configuration was checked when the stage was made
+	}
+	if s.saveEvery > 0 && s.saveTo != "" && s.model != nil {
+		if s.nextSave.IsZero() {
+			s.nextSave = s.now.Add(s.saveEvery)
+		} else if !s.now.Before(s.nextSave) {
+			s.nextSave = s.now.Add(s.saveEvery)
+			s.saveInBackground()
+		}
+	}
 }
+
+// saveInBackground saves a copy of the baseline from a goroutine the stage
+// owns (Finish waits for it); a save still running is not doubled.
+func (s *Stage) saveInBackground() {
+	if s.saving != nil {
+		select {
+		case err := <-s.saving:
+			s.saving = nil
+			if err != nil {
+				s.saveErr = err
+			}
+		default:
+			return // the last one is still writing
+		}
+	}
+	snap, path := s.model.Clone(), s.saveTo
+	done := make(chan error, 1)
+	s.saving = done
+	go func() { done <- snap.Save(path) }()
+}
+
+// Learning reports whether the stage is still learning (the baseline
+// rules are off).
+func (s *Stage) Learning() bool { return s.learning }
 
 func (s *Stage) raise(a event.Alert) {
 	if s.outErr != nil {
@@ -330,6 +409,12 @@ func (s *Stage) learnOne(o *baseline.Obs) {
 // asked. It returns an error when records could not be written or the
 // baseline could not be saved.
 func (s *Stage) Finish() error {
+	if s.saving != nil {
+		if err := <-s.saving; err != nil && s.saveErr == nil {
+			s.saveErr = err
+		}
+		s.saving = nil
+	}
 	if s.started {
 		for _, d := range s.dets {
 			d.Tick(s.now.Add(48*time.Hour), s.raiseFn)
@@ -346,7 +431,7 @@ func (s *Stage) Finish() error {
 			return err
 		}
 	}
-	return nil
+	return s.saveErr
 }
 
 // Counts returns the stage's counters.

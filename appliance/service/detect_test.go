@@ -7,14 +7,18 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"mamori/appliance/config"
 	"mamori/internal/golden"
 	"mamori/internal/testenv"
 	"mamori/pipeline/baseline"
+	"mamori/pipeline/event"
 	"mamori/pipeline/proto/smb"
+	rulesall "mamori/rules/all"
 	"mamori/rules/smblateral"
 )
 
@@ -278,5 +282,56 @@ func BenchmarkReplayDetect(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestLiveLearningPhase: while the baseline spans less than learn_for the
+// baseline rules are off; the stage saves the baseline as it goes and
+// switches them on once the span is reached.
+func TestLiveLearningPhase(t *testing.T) {
+	cfg := testConfig(t)
+	path := filepath.Join(t.TempDir(), "live.json.gz")
+	var n int
+	st, err := NewStage(cfg, DetectOptions{Detect: true, Learn: true, Baseline: path, MissingOK: true, Save: path,
+		LearnFor: 2 * time.Hour, SaveEvery: 30 * time.Minute}, func(event.Record) error { n++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Learning() {
+		t.Fatal("a new baseline must start learning")
+	}
+	for _, d := range st.dets {
+		if slices.Contains(baselineRules, d.ID) {
+			t.Errorf("%s runs while learning", d.ID)
+		}
+	}
+	t0 := time.Date(2026, 4, 8, 10, 0, 0, 0, time.UTC)
+	for i := range 150 { // a new external peer every minute for 2.5 h
+		f := &event.Flow{Start: t0.Add(time.Duration(i) * time.Minute), End: t0.Add(time.Duration(i)*time.Minute + time.Second), Final: true, Transport: 6, ConnState: "SF",
+			Source:      event.Endpoint{IP: netip.MustParseAddr("10.1.2.3"), Port: 50000, Packets: 3, Bytes: 300},
+			Destination: event.Endpoint{IP: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), Port: 443, Packets: 3, Bytes: 900}}
+		f.ID[0] = byte(i)
+		if err := st.Record(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.Learning() {
+		t.Error("still learning after the learning span")
+	}
+	if !slices.ContainsFunc(st.dets, func(d rulesall.Named) bool { return d.ID == "new-external-peer" }) {
+		t.Error("new-external-peer not switched on")
+	}
+	if err := st.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts().Episodes == 0 {
+		t.Error("no new peer alerted after learning")
+	}
+	m, err := ReadBaseline(cfg, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Peer(netip.MustParseAddr("10.1.2.3"), netip.AddrFrom4([4]byte{192, 0, 2, 5})); !ok {
+		t.Error("a peer of the learning phase is not in the saved baseline")
 	}
 }

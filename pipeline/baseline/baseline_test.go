@@ -311,3 +311,25 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestClone(t *testing.T) {
+	m := New(DefaultConfig(), jst, nil)
+	learnWeek(m)
+	c := m.Clone()
+	if !Compare(m, c).Empty() {
+		t.Fatal("clone differs")
+	}
+	var obs []Obs
+	obs = Extract(flowRec(ws, netip.MustParseAddr("10.10.9.9"), 445, 6, t0, time.Second, "SF"), obs[:0])
+	m.Learn(&obs[0])
+	if Compare(m, c).Empty() {
+		t.Error("learning into the model changed the clone")
+	}
+	var a, b bytes.Buffer
+	c.WriteTo(&a)
+	c2 := c.Clone()
+	c2.WriteTo(&b)
+	if !bytes.Equal(gunzip(t, a.Bytes()), gunzip(t, b.Bytes())) {
+		t.Error("clone of a clone writes a different file")
+	}
+}

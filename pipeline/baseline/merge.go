@@ -13,6 +13,12 @@ func (m *Model) Merge(other *Model) error {
 	if other.tz != m.tz {
 		return fmt.Errorf("merging baselines: time zones differ (%s and %s)", m.tz, other.tz)
 	}
+	m.add(other)
+	return nil
+}
+
+// add is Merge without the zone check.
+func (m *Model) add(other *Model) {
 	if !other.From.IsZero() && (m.From.IsZero() || other.From.Before(m.From)) {
 		m.From = other.From
 	}
@@ -123,7 +129,6 @@ func (m *Model) Merge(other *Model) error {
 			m.resolved[a] = n
 		}
 	}
-	return nil
 }
 
 func mergeLinks[K comparable](m *Model, dst, src map[K]*Link) {
@@ -141,4 +146,13 @@ func mergeLinks[K comparable](m *Model, dst, src map[K]*Link) {
 		l.Count += ol.Count
 		l.First, l.Last = earlier(l.First, ol.First), later(l.Last, ol.Last)
 	}
+}
+
+// Clone returns a deep copy of m (for saving it while m goes on
+// learning).
+func (m *Model) Clone() *Model {
+	c := New(m.cfg, m.loc, m.internal)
+	c.tz = m.tz
+	c.add(m)
+	return c
 }
