@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gopacket/gopacket"
+
 	"mamori/appliance/config"
 	"mamori/pipeline/event"
 	"mamori/pipeline/flow"
@@ -159,7 +161,7 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	snaps := make([]snapshot, len(rings))
 	for i, r := range rings {
 		w, err := worker.New(worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal,
-			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, r, sink.Write)
+			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, withoutTicks{r}, sink.Write)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", cfg.File, err)
 		}
@@ -252,6 +254,21 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 		return res, fmt.Errorf("records lost: %w", err)
 	}
 	return res, nil
+}
+
+// withoutTicks hides a ring's idle ticks (zero-length reads) from its
+// worker: pipeline/worker does not yet tell a tick from a packet, and would
+// count each as a truncated packet. Once it advances its flow table on a
+// tick instead, pass the ring itself and quiet links expire flows on time.
+type withoutTicks struct{ *afpacket.Ring }
+
+func (s withoutTicks) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	for {
+		data, ci, err := s.Ring.ZeroCopyReadPacketData()
+		if err != nil || ci.Length != 0 || len(data) != 0 {
+			return data, ci, err
+		}
+	}
 }
 
 // mergedSink is the one output every worker and the monitor write to.
