@@ -57,7 +57,13 @@ func Compare(a, b *Model) *Diff {
 	}
 	slices.SortFunc(d.ServicesAdded, cmpHS)
 	slices.SortFunc(d.ServicesRemoved, cmpHS)
-	d.EdgesAdded, d.EdgesRemoved = keysDiff(a.edges, b.edges, cmpEdge)
+	added, removed := keysDiff(a.edges, b.edges, func(x, y edgeKey) int { return cmpEdge(x.export(), y.export()) })
+	for _, k := range added {
+		d.EdgesAdded = append(d.EdgesAdded, k.export())
+	}
+	for _, k := range removed {
+		d.EdgesRemoved = append(d.EdgesRemoved, k.export())
+	}
 	d.PeersAdded, d.PeersRemoved = keysDiff(a.peers, b.peers, func(x, y PeerKey) int {
 		return cmp.Or(cmpAddr(x.Internal, y.Internal), cmpAddr(x.External, y.External))
 	})

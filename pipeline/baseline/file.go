@@ -127,7 +127,7 @@ type fileHL7 struct {
 	fileLink
 }
 
-func sparse[T uint16 | uint32](h []T) [][2]uint32 {
+func sparse[T uint8 | uint16 | uint32](h []T) [][2]uint32 {
 	var out [][2]uint32
 	for i, v := range h {
 		if v != 0 {
@@ -163,8 +163,9 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 		doc.Hosts = append(doc.Hosts, fh)
 	}
 	slices.SortFunc(doc.Hosts, func(a, b fileHost) int { return cmpAddr(a.Addr, b.Addr) })
-	for k, e := range m.edges {
-		doc.Edges = append(doc.Edges, fileEdge{k.Client, k.Server, k.Port, k.Proto, e.Count, e.Bytes, e.First.UTC(), e.Last.UTC(), sparse(e.Hours[:])})
+	for ik, ie := range m.edges {
+		k, e := ik.export(), ie.export()
+		doc.Edges = append(doc.Edges, fileEdge{k.Client, k.Server, k.Port, k.Proto, e.Count, e.Bytes, e.First.UTC(), e.Last.UTC(), sparse(ie.hours[:])})
 	}
 	slices.SortFunc(doc.Edges, func(a, b fileEdge) int {
 		return cmp.Or(cmpAddr(a.Client, b.Client), cmpAddr(a.Server, b.Server), cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.Port, b.Port))
@@ -394,11 +395,11 @@ func fromDoc(doc *fileDoc, cfg Config) (*Model, error) {
 	}
 	for _, fe := range doc.Edges {
 		k := EdgeKey{fe.Client.Unmap(), fe.Server.Unmap(), fe.Port, fe.Proto}
-		e := &Edge{Count: fe.Count, Bytes: fe.Bytes, First: fe.First, Last: fe.Last}
-		if err := unsparse(fe.Hours, func(i int, v uint32) { e.Hours[i] = uint16(min(v, 0xffff)) }); err != nil {
+		e := &edge{count: fe.Count, bytes: fe.Bytes, first: fe.First.UnixNano(), last: fe.Last.UnixNano()}
+		if err := unsparse(fe.Hours, func(i int, v uint32) { e.hours[i] = uint8(min(v, 0xff)) }); err != nil {
 			return nil, err
 		}
-		m.edges[k] = e
+		m.edges[key(k)] = e
 		m.clientPort[clientPortKey{k.Client, k.Port, k.Proto}]++
 	}
 	for _, fp := range doc.Peers {

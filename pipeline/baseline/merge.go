@@ -72,15 +72,16 @@ func (m *Model) add(other *Model) {
 				m.Overflow.Edges++
 				continue
 			}
-			e = &Edge{First: oe.First, Last: oe.Last}
+			e = &edge{first: oe.first, last: oe.last}
 			m.edges[k] = e
-			m.clientPort[clientPortKey{k.Client, k.Port, k.Proto}]++
+			x := k.export()
+			m.clientPort[clientPortKey{x.Client, x.Port, x.Proto}]++
 		}
-		e.Count += oe.Count
-		e.Bytes += oe.Bytes
-		e.First, e.Last = earlier(e.First, oe.First), later(e.Last, oe.Last)
-		for i, v := range oe.Hours {
-			e.Hours.add(i, uint64(v))
+		e.count += oe.count
+		e.bytes += oe.bytes
+		e.first, e.last = min(e.first, oe.first), max(e.last, oe.last)
+		for i, v := range oe.hours {
+			e.hours.add(i, uint64(v))
 		}
 	}
 	for k, op := range other.peers {

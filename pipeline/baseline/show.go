@@ -61,10 +61,10 @@ func (m *Model) WriteSummary(w io.Writer, limit int) error {
 
 	edges := make([]EdgeKey, 0, len(m.edges))
 	for k := range m.edges {
-		edges = append(edges, k)
+		edges = append(edges, k.export())
 	}
 	slices.SortFunc(edges, func(a, b EdgeKey) int {
-		return cmp.Or(cmp.Compare(m.edges[b].Count, m.edges[a].Count), cmpEdge(a, b))
+		return cmp.Or(cmp.Compare(m.edges[key(b)].count, m.edges[key(a)].count), cmpEdge(a, b))
 	})
 	ew.printf("\nconnections (%d), busiest first:\n", len(edges))
 	ew.printf("  %-60s %-8s %-12s %-24s %s\n", "CLIENT → SERVER:PORT", "COUNT", "BYTES", "ACTIVITY 00h…23h", "LAST SEEN")
@@ -73,7 +73,7 @@ func (m *Model) WriteSummary(w io.Writer, limit int) error {
 			ew.printf("  … %d more\n", len(edges)-limit)
 			break
 		}
-		e := m.edges[k]
+		e := m.edges[key(k)].export()
 		var hrs [HoursPerWeek]uint64
 		for j, v := range e.Hours {
 			hrs[j] = uint64(v)

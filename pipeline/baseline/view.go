@@ -47,9 +47,8 @@ func (m *Model) Span() (time.Time, time.Time) { return m.From, m.To }
 
 // Edge implements View.
 func (m *Model) Edge(k EdgeKey) (Edge, bool) {
-	k.Client, k.Server = k.Client.Unmap(), k.Server.Unmap()
-	if e := m.edges[k]; e != nil {
-		return *e, true
+	if e := m.edges[key(k)]; e != nil {
+		return e.export(), true
 	}
 	return Edge{}, false
 }
