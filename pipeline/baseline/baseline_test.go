@@ -194,7 +194,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func gunzip(t *testing.T, b []byte) []byte {
+func gunzip(t testing.TB, b []byte) []byte {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
