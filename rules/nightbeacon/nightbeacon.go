@@ -60,11 +60,17 @@ type key struct {
 	src, dst netip.Addr
 	port     uint16
 	proto    uint8
-	domain   string // DNS beacons: the registered domain, dst unset
+	// domain keys a series by the peer's registered domain instead of its
+	// address (dst unset) when its name is known, so that a peer behind
+	// rotating addresses is one series; with dns, the series is of DNS
+	// questions.
+	domain string
+	dns    bool
 }
 
 type series struct {
-	total uint64 // beats seen in this series (times keeps the last maxBeats)
+	total uint64     // beats seen in this series (times keeps the last maxBeats)
+	dst   netip.Addr // the peer's last address
 	times []time.Time
 	sizes []uint64
 	flows []event.FlowID
@@ -168,7 +174,10 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 	if d.known(k, name) {
 		return
 	}
-	d.beat(k, f.Start, rules.Bytes(f), f.ID, f.CommunityID, name, raise)
+	if reg := baseline.RegisteredDomain(name); reg != "" {
+		k = key{src: src, domain: reg, port: f.Destination.Port, proto: f.Transport}
+	}
+	d.beat(k, dst, f.Start, rules.Bytes(f), f.ID, f.CommunityID, name, raise)
 }
 
 func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
@@ -187,8 +196,8 @@ func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
 	if d.base != nil && d.base.Ready() && d.base.UsedName(src, q, true) {
 		return
 	}
-	k := key{src: src, domain: dom, port: 53, proto: 17}
-	d.beat(k, b.Timestamp, 0, b.FlowID, b.CommunityID, dom, raise)
+	k := key{src: src, domain: dom, port: 53, proto: 17, dns: true}
+	d.beat(k, netip.Addr{}, b.Timestamp, 0, b.FlowID, b.CommunityID, dom, raise)
 }
 
 // known reports whether the baseline saw the pair active at night, or the
@@ -212,7 +221,7 @@ func (d *Detector) known(k key, name string) bool {
 	return false
 }
 
-func (d *Detector) beat(k key, at time.Time, size uint64, id event.FlowID, cid event.CommunityID, name string, raise rules.Raise) {
+func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id event.FlowID, cid event.CommunityID, name string, raise rules.Raise) {
 	if at.After(d.now) {
 		d.now = at
 	}
@@ -226,6 +235,9 @@ func (d *Detector) beat(k key, at time.Time, size uint64, id event.FlowID, cid e
 	}
 	if name != "" {
 		s.name = name
+	}
+	if dst.IsValid() {
+		s.dst = dst
 	}
 	// Flow records come when flows end, not quite in start order: a beat
 	// is put in its place, or merged with a neighbour less than mergeGap
@@ -311,21 +323,21 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	rules.SetSeverity(&a, max(sev, ep.Severity))
 	a.Action = "night_beacon"
 	a.Source = event.AlertEndpoint{IP: k.src}
-	if k.domain != "" {
+	if k.dns {
 		a.Action = "night_dns_beacon"
 		a.Destination = event.AlertEndpoint{Domain: k.domain, Port: 53}
 		a.Threat = rules.Threat([]string{"T1071.004"}, Meta.Tactic)
 		a.Related = []netip.Addr{k.src}
 	} else {
-		a.Destination = event.AlertEndpoint{IP: k.dst, Port: k.port, Domain: s.name}
-		a.Related = []netip.Addr{k.src, k.dst}
+		a.Destination = event.AlertEndpoint{IP: s.dst, Port: k.port, Domain: s.name}
+		a.Related = []netip.Addr{k.src, s.dst}
 	}
 	if s.name != "" {
 		a.RelatedHosts = []string{s.name}
 	}
 	a.Transport = k.proto
 	a.Direction = "outbound"
-	if d.site.IsInternal(k.dst) {
+	if d.site.IsInternal(s.dst) {
 		a.Direction = "internal"
 	}
 	a.Evidence = event.AlertEvidence{
@@ -339,14 +351,24 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 			{Name: "size_score", Value: strconv.FormatFloat(sc.Size, 'f', 2, 64)},
 		},
 	}
-	if k.domain != "" {
+	switch {
+	case k.dns:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port 53", From: first, To: last}
-	} else {
+	case k.domain != "":
+		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
+	default:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and host " + k.dst.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
 	}
 	peerText := peer + ":" + strconv.Itoa(int(k.port))
-	if s.name != "" && k.domain == "" {
+	switch {
+	case k.domain != "" && !k.dns && s.dst.IsValid():
+		peerText = s.name + ":" + strconv.Itoa(int(k.port)) + " (" + s.dst.String() + ")"
+	case s.name != "" && k.domain == "":
 		peerText += " (" + s.name + ")"
+	}
+	block := peer
+	if k.domain != "" && !k.dns && s.dst.IsValid() {
+		block = k.domain + " / " + s.dst.String()
 	}
 	loc := d.site.Location()
 	period := rules.Span(sc.Period)
@@ -355,11 +377,11 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 		", from {from} to {to}, with almost no variation: this is what malware calling its controller looks like, and this host does not normally do it at night. "+
 			"Now: unplug {src} from the network (do not switch it off, do not run a virus scan on it: both destroy evidence), ask the firewall administrator to block {peer}, "+
 			"and call the IT security contact.",
-		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", peer)
+		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", block)
 	a.MessageJA = rules.Fill(Meta.Message[1], "src", k.src.String(), "peer", peerText, "period", rules.SpanJA(sc.Period), "n", total) + rules.Fill(
 		"（{from}〜{to}、間隔がほぼ一定）。マルウェアが指令サーバと通信するときの特徴で、この端末は通常夜間にこの通信をしません。"+
 			"今すぐ: {src} のLANケーブルを抜いて隔離してください（電源は切らない・ウイルススキャンはしない: 証拠が消えます）。ファイアウォール管理者に {peer} への通信の遮断を依頼し、セキュリティ担当に連絡してください。",
-		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", peer)
+		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", block)
 	ep.Alert = a
 	ep.Raise(raise, s.total)
 }

@@ -274,3 +274,33 @@ func TestGolden(t *testing.T) {
 	alerts := rulestest.Run(newDet(t, Config{}, nil), recs, 0)
 	rulestest.Golden(t, filepath.Join("testdata", "golden", "crafted_beacon.alerts.ndjson"), alerts)
 }
+
+type tlsRec struct {
+	event.Base
+	sni string
+}
+
+func (r *tlsRec) Dataset() string                               { return "mamori.tls" }
+func (r *tlsRec) AppendJSON(b []byte, _ *event.Observer) []byte { return b }
+func (r *tlsRec) ServerName() string                            { return r.sni }
+
+// TestRotatingAddresses: a C2 behind a CDN answers from a different
+// address each time; the SNI keeps the beats one series.
+func TestRotatingAddresses(t *testing.T) {
+	var recs []event.Record
+	for i := range 10 {
+		at := nightTime.Add(time.Duration(i) * 3 * time.Minute)
+		f := rulestest.Flow("10.10.3.21", fmt.Sprintf("198.51.100.%d", 10+i%4), 443, at, rulestest.Dur(300*time.Millisecond), rulestest.Bytes(900, 2100))
+		r := &tlsRec{sni: "cdn-7.evil-updates.example"}
+		r.FlowID, r.Protocol, r.Timestamp = f.ID, "tls", at
+		recs = append(recs, r, f)
+	}
+	alerts := rulestest.Run(newDet(t, Config{}, nil), recs, 0)
+	if len(alerts) == 0 {
+		t.Fatal("no alert")
+	}
+	a := alerts[0]
+	if a.Key != "beacon/10.10.3.21>evil-updates.example:443" || a.Destination.Domain != "cdn-7.evil-updates.example" || !a.Destination.IP.IsValid() {
+		t.Errorf("alert %s → %+v", a.Key, a.Destination)
+	}
+}

@@ -15,6 +15,11 @@ type Config struct {
 	// MinTargets is how many distinct hosts one source must try. Defaults
 	// to 10.
 	MinTargets int `yaml:"min_targets"`
+	// LongWindow and LongMinTargets catch slow scans: LongMinTargets hosts
+	// within LongWindow (with the same failed share). Default 1h and twice
+	// MinTargets.
+	LongWindow     time.Duration `yaml:"long_window"`
+	LongMinTargets int           `yaml:"long_min_targets"`
 	// MinFailedRatio is the share of targets whose every attempt failed
 	// (no answer, refused, reset) or was only a probe (short, without a
 	// real session). Defaults to 0.6.
@@ -43,6 +48,7 @@ func DefaultConfig() Config {
 	t := true
 	return Config{
 		Ports: []uint16{3389}, Window: 10 * time.Minute, MinTargets: 10, MinFailedRatio: 0.6,
+		LongWindow: time.Hour, LongMinTargets: 20,
 		BruteAttempts: 10, ShortSession: 30 * time.Second, NewPairs: &t,
 		MaxSources: 16_384, MaxTargets: 4_096, MaxPairs: 16_384,
 	}
@@ -58,6 +64,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinTargets == 0 {
 		c.MinTargets = d.MinTargets
+	}
+	if c.LongWindow == 0 {
+		c.LongWindow = max(d.LongWindow, c.Window)
+	}
+	if c.LongMinTargets == 0 {
+		c.LongMinTargets = 2 * c.MinTargets
 	}
 	if c.MinFailedRatio == 0 {
 		c.MinFailedRatio = d.MinFailedRatio
@@ -91,6 +103,12 @@ func (c Config) Validate() error {
 	}
 	if c.MinTargets < 0 || c.MinTargets == 1 {
 		errs = append(errs, errors.New("min_targets: must be at least 2"))
+	}
+	if c.LongWindow < 0 || (c.LongWindow > 0 && c.Window > 0 && c.LongWindow < c.Window) {
+		errs = append(errs, errors.New("long_window: must be at least window"))
+	}
+	if c.LongMinTargets < 0 || c.LongMinTargets == 1 {
+		errs = append(errs, errors.New("long_min_targets: must be at least 2"))
 	}
 	if c.MinFailedRatio < 0 || c.MinFailedRatio > 1 {
 		errs = append(errs, errors.New("min_failed_ratio: must be between 0 and 1"))

@@ -101,7 +101,7 @@ func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
 		cfg: cfg, site: site, base: base, ports: cfg.Ports,
 		sources: map[netip.Addr]*source{}, pairs: map[pairKey]*pair{},
 		tags:  rules.NewFlowTags(8192),
-		eps:   rules.NewEpisodes[epKey](cfg.Window, cfg.MaxSources),
+		eps:   rules.NewEpisodes[epKey](cfg.LongWindow, cfg.MaxSources),
 		known: rules.NewEpisodes[pairKey](24*time.Hour, cfg.MaxPairs),
 	}, nil
 }
@@ -171,7 +171,7 @@ func (d *Detector) source(src netip.Addr) *source {
 func (d *Detector) addTarget(s *source, f *event.Flow, dst netip.Addr, probe bool, cookie string) {
 	at := f.Start
 	for a, t := range s.targets {
-		if d.now.Sub(t.last) > d.cfg.Window {
+		if d.now.Sub(t.last) > d.cfg.LongWindow {
 			delete(s.targets, a)
 		}
 	}
@@ -205,15 +205,22 @@ func (d *Detector) addTarget(s *source, f *event.Flow, dst netip.Addr, probe boo
 // checkScan raises or updates the scan episode of src when its targets
 // make a scan; final forces the update of an ending episode.
 func (d *Detector) checkScan(src netip.Addr, s *source, raise rules.Raise, final bool) {
-	n := len(s.targets)
+	n := len(s.targets) // within the long window
 	if n < d.cfg.MinTargets {
 		return
 	}
 	probes, servers := 0, 0
+	nShort, probesShort := 0, 0 // within the window
 	var first, last time.Time
 	for a, t := range s.targets {
 		if t.probe {
 			probes++
+		}
+		if d.now.Sub(t.last) <= d.cfg.Window {
+			nShort++
+			if t.probe {
+				probesShort++
+			}
 		}
 		if d.site.IsServer(a) {
 			servers++
@@ -223,7 +230,9 @@ func (d *Detector) checkScan(src netip.Addr, s *source, raise rules.Raise, final
 		}
 		last = later(last, t.last)
 	}
-	if probes < int(math.Ceil(d.cfg.MinFailedRatio*float64(n))) {
+	fast := nShort >= d.cfg.MinTargets && probesShort >= int(math.Ceil(d.cfg.MinFailedRatio*float64(nShort)))
+	slow := n >= d.cfg.LongMinTargets && probes >= int(math.Ceil(d.cfg.MinFailedRatio*float64(n)))
+	if !fast && !slow && !final {
 		return
 	}
 	last = later(last, s.last)
@@ -441,7 +450,7 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 		}
 	})
 	for a, s := range d.sources {
-		if d.now.Sub(s.last) > d.cfg.Window {
+		if d.now.Sub(s.last) > d.cfg.LongWindow {
 			delete(d.sources, a)
 		}
 	}
