@@ -142,12 +142,12 @@ for mix in lan bulk; do
       printf "  %-5s %-16s target %7s pps  sent %8s at %7s pps  seen %8s  drops %8s  %s\n" \
         "$mix" "$tool" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "$SENT" "$PPS" "$RECV" "$DROPS" "$ok"
       [ $ok = yes ] || break
-      best[$mix/$tool]=$PPS
+      ((PPS > best[$mix/$tool])) && best[$mix/$tool]=$PPS
     done
   done
 done
 echo
-echo "highest zero-drop rate (packets/s; at 'max' it is the sender's ceiling with that tool attached):"
+echo "highest zero-drop rate achieved (packets/s; a tool that passed 'max' was limited by the sender, not by itself):"
 for k in "${!best[@]}"; do printf "  %-22s %9s\n" "$k" "${best[$k]}"; done | sort
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 echo "ratios:"
