@@ -64,12 +64,19 @@ func (t *FlowTags) Put(id event.FlowID, tag FlowTag) {
 
 // Get returns the tag of flow id.
 func (t *FlowTags) Get(id event.FlowID) (FlowTag, bool) {
+	if len(t.m) == 0 {
+		return FlowTag{}, false
+	}
 	tag, ok := t.m[id]
 	return tag, ok
 }
 
 // Drop forgets flow id (after its final record).
-func (t *FlowTags) Drop(id event.FlowID) { delete(t.m, id) }
+func (t *FlowTags) Drop(id event.FlowID) {
+	if len(t.m) > 0 {
+		delete(t.m, id)
+	}
+}
 
 // Len is the number of flows tagged.
 func (t *FlowTags) Len() int { return len(t.m) }

@@ -70,8 +70,7 @@ type Stage struct {
 	now     time.Time
 	next    time.Time
 	obs     []baseline.Obs
-	held    []held // FIFO, oldest first, from heldAt
-	heldAt  int
+	held    heldRing // FIFO, oldest first
 	taint   map[netip.Addr]span
 	taintP  map[pairKey]span
 	outErr  error
@@ -370,29 +369,49 @@ func (s *Stage) hold(o baseline.Obs) {
 	if o.End.After(at) {
 		at = o.End
 	}
-	if len(s.held)-s.heldAt >= s.cfg.MaxHoldBack {
+	if s.held.n >= s.cfg.MaxHoldBack {
 		s.counts.HeldOverflow++
 		s.model.Overflow.HoldBack++
-		s.learnOne(&s.held[s.heldAt].o)
-		s.held[s.heldAt] = held{}
-		s.heldAt++
+		s.learnOne(&s.held.front().o)
+		s.held.pop()
 	}
-	s.held = append(s.held, held{o, at.Add(s.cfg.HoldBack)})
+	s.held.push(held{o, at.Add(s.cfg.HoldBack)})
 }
 
 // release learns the held observations whose time has come (all of them
 // when flush).
 func (s *Stage) release(flush bool) {
-	for s.heldAt < len(s.held) && (flush || !s.held[s.heldAt].at.After(s.now)) {
-		s.learnOne(&s.held[s.heldAt].o)
-		s.held[s.heldAt] = held{}
-		s.heldAt++
+	for s.held.n > 0 && (flush || !s.held.front().at.After(s.now)) {
+		s.learnOne(&s.held.front().o)
+		s.held.pop()
 	}
-	if s.heldAt > 4096 && s.heldAt > len(s.held)/2 {
-		n := copy(s.held, s.held[s.heldAt:])
-		s.held = s.held[:n]
-		s.heldAt = 0
+}
+
+// heldRing is a growable ring buffer of held observations: no copying as
+// the queue slides.
+type heldRing struct {
+	buf     []held
+	head, n int
+}
+
+func (r *heldRing) front() *held { return &r.buf[r.head] }
+
+func (r *heldRing) push(h held) {
+	if r.n == len(r.buf) {
+		grown := make([]held, max(1024, 2*len(r.buf)))
+		for i := range r.n {
+			grown[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = grown, 0
 	}
+	r.buf[(r.head+r.n)%len(r.buf)] = h
+	r.n++
+}
+
+func (r *heldRing) pop() {
+	r.buf[r.head] = held{} // drop the strings it refers to
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
 }
 
 func (s *Stage) learnOne(o *baseline.Obs) {

@@ -266,13 +266,18 @@ func BenchmarkReplayDetect(b *testing.B) {
 		b.Fatal(err)
 	}
 	cfg.Sensor.Hostname = "bench"
+	base := filepath.Join(b.TempDir(), "baseline.json.gz")
+	if _, err := Learn(context.Background(), LearnOptions{Config: cfg, Files: files, Output: base, Stderr: &bytes.Buffer{}, Quiet: true}); err != nil {
+		b.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		o    *DetectOptions
 	}{
 		{"flows_and_protocols", nil},
-		{"detect", &DetectOptions{Detect: true}},
-		{"detect_and_learn", &DetectOptions{Detect: true, Learn: true}},
+		{"detect_without_baseline", &DetectOptions{Detect: true}},
+		{"detect_with_baseline", &DetectOptions{Detect: true, Baseline: base}},
+		{"detect_and_learn", &DetectOptions{Detect: true, Learn: true, Baseline: base}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {

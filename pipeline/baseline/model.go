@@ -462,7 +462,7 @@ func (m *Model) learnResolve(o *Obs) {
 	if m.isInternal(o.Client) {
 		m.useName(o.Client, name, o.Time)
 	}
-	for _, a := range o.Addrs[:o.NAddrs] {
+	for _, a := range o.Addrs {
 		m.remember(a, name)
 	}
 }

@@ -39,8 +39,7 @@ type Obs struct {
 	ServerMAC      MAC
 	App            string
 	Name           string
-	Addrs          [MaxObsAddrs]netip.Addr
-	NAddrs         int
+	Addrs          []netip.Addr // ObsResolve only: its own copy, at most MaxObsAddrs
 	A, B, C, D     string
 }
 
@@ -116,9 +115,9 @@ func Extract(r event.Record, dst []Obs) []Obs {
 		if name, addrs := d.DNSResolution(); name != "" {
 			o := conn
 			o.Kind, o.Name = ObsResolve, name
-			o.NAddrs = copy(o.Addrs[:], addrs)
-			for i := range o.NAddrs {
-				o.Addrs[i] = o.Addrs[i].Unmap()
+			o.Addrs = make([]netip.Addr, 0, min(len(addrs), MaxObsAddrs))
+			for _, a := range addrs[:min(len(addrs), MaxObsAddrs)] {
+				o.Addrs = append(o.Addrs, a.Unmap())
 			}
 			dst = append(dst, o)
 		}

@@ -41,6 +41,7 @@ type Detector struct {
 	hosts map[netip.Addr]*hostState   // alerts per host in the last hour
 	many  *rules.Episodes[netip.Addr] // folded "many new peers" episodes
 	now   time.Time
+	sweep time.Time // next sweep of expired state (once a minute)
 }
 
 type pairKey struct{ host, peer netip.Addr }
@@ -363,6 +364,10 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 		}
 	})
 	d.pairs.Expire(d.now, nil)
+	if d.now.Before(d.sweep) {
+		return
+	}
+	d.sweep = d.now.Add(time.Minute)
 	for h, hs := range d.hosts {
 		if d.now.Sub(hs.last) > time.Hour && d.many.Get(h) == nil {
 			delete(d.hosts, h)

@@ -52,6 +52,7 @@ type Detector struct {
 	names  map[netip.Addr]string
 	eps    *rules.Episodes[key]
 	now    time.Time
+	sweep  time.Time // next sweep of expired state (once a minute)
 
 	dropped uint64
 }
@@ -396,6 +397,10 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 			d.check(k, s, raise, true)
 		}
 	})
+	if d.now.Before(d.sweep) {
+		return
+	}
+	d.sweep = d.now.Add(time.Minute)
 	for k, s := range d.series {
 		if d.now.Sub(s.last) > 4*d.cfg.MaxPeriod && d.eps.Get(k) == nil {
 			delete(d.series, k)

@@ -49,6 +49,7 @@ type Detector struct {
 	eps     *rules.Episodes[epKey]
 	known   *rules.Episodes[pairKey] // new pairs already alerted
 	now     time.Time
+	sweep   time.Time // next sweep of expired state (once a minute)
 
 	droppedSources, droppedTargets, droppedPairs uint64
 }
@@ -449,6 +450,11 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 			d.checkScan(k.src, s, raise, true)
 		}
 	})
+	d.known.Expire(d.now, nil)
+	if d.now.Before(d.sweep) {
+		return
+	}
+	d.sweep = d.now.Add(time.Minute)
 	for a, s := range d.sources {
 		if d.now.Sub(s.last) > d.cfg.LongWindow {
 			delete(d.sources, a)
@@ -459,7 +465,6 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 			delete(d.pairs, k)
 		}
 	}
-	d.known.Expire(d.now, nil)
 }
 
 // Stats implements rules.Stats.

@@ -90,6 +90,7 @@ type Detector struct {
 	eps     *rules.Episodes[netip.Addr]
 	ransom  *rules.Episodes[netip.Addr]
 	now     time.Time
+	sweep   time.Time // next sweep of expired state (once a minute)
 
 	droppedSources, droppedTargets, droppedFiles uint64
 }
@@ -688,6 +689,10 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 			d.checkRansom(src, s, raise, true)
 		}
 	})
+	if d.now.Before(d.sweep) {
+		return
+	}
+	d.sweep = d.now.Add(time.Minute)
 	for a, s := range d.sources {
 		if d.now.Sub(s.last) > d.cfg.Window && d.eps.Get(a) == nil && d.ransom.Get(a) == nil {
 			delete(d.sources, a)
