@@ -68,6 +68,7 @@ func newLane(o *Output, name string, sp *spool.Spool, workers, flushBytes int, i
 		FlushJitter:         interval / 5,
 		QueueSizeMultiplier: 256,
 		FilterPath:          filterPath,
+		Decoder:             responseDecoder{},
 		Timeout:             o.cfg.Timeout,
 		OnError:             l.requestFailed,
 	})

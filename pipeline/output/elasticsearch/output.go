@@ -180,19 +180,24 @@ func (o *Output) Flush() error { return nil }
 func (o *Output) Drain(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	last := [2]uint64{}
 	for {
 		if o.flows.idle() && o.alerts.idle() {
 			return nil
 		}
-		for _, l := range []*lane{o.flows, o.alerts} {
-			if l.breakerOpen() {
-				continue
+		for i, l := range []*lane{o.flows, o.alerts} {
+			// Flush a partly filled request only once the lane's reader has
+			// stopped finding new documents: flushing while it is busy
+			// would send many small requests.
+			read := l.sp.Stats().Read
+			if read == last[i] && !l.breakerOpen() {
+				fctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
+				l.bi.Flush(fctx)
+				cancel()
 			}
-			fctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
-			l.bi.Flush(fctx)
-			cancel()
+			last[i] = read
 		}
-		t.Reset(5 * time.Millisecond)
+		t.Reset(20 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("draining: %w", ctx.Err())
