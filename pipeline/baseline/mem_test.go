@@ -11,8 +11,8 @@ import (
 // of 200, plus 2 outside peers and 5 names) and reports the model's heap
 // size; it must stay within the bound the limits imply.
 func TestMemory10k(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 10,000-host model")
+	if testing.Short() || raceEnabled {
+		t.Skip("builds a 10,000-host model (and the race detector skews heap sizes)")
 	}
 	var before, after runtime.MemStats
 	runtime.GC()

@@ -19,7 +19,7 @@ import (
 func TestScenarios(t *testing.T) {
 	seeds := 6
 	if raceEnabled || testing.Short() {
-		seeds = 2
+		seeds = 1
 	}
 	found, total := map[string]float64{}, map[string]float64{}
 	good, all := map[string]float64{}, map[string]float64{}
