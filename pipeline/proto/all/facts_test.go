@@ -1,11 +1,16 @@
 package all
 
 import (
+	"os"
 	"slices"
 	"testing"
 
+	"mamori/internal/testenv"
+	"mamori/pipeline/baseline"
 	"mamori/pipeline/event"
+	"mamori/pipeline/proto/dicom"
 	"mamori/pipeline/proto/dns"
+	"mamori/pipeline/proto/hl7"
 	"mamori/pipeline/proto/http"
 	"mamori/pipeline/proto/prototest"
 	"mamori/pipeline/proto/rdp"
@@ -30,7 +35,43 @@ var (
 	_ smblateral.File         = (*smb.Record)(nil)
 	_ smblateral.RPC          = (*smb.Record)(nil)
 	_ rules.Based             = (*smb.Record)(nil)
+	_ interface {
+		DICOMAssociation() (string, string)
+	} = (*dicom.Record)(nil)
+	_ interface {
+		HL7Link() (string, string, string, string)
+	} = (*hl7.Record)(nil)
 )
+
+// TestBaselineLearnsDICOMAndHL7 checks that the baseline's observations of
+// real DICOM and HL7 captures carry their AE titles and applications.
+func TestBaselineLearnsDICOMAndHL7(t *testing.T) {
+	paths := []string{"recorded/dicom_store_find_move_get_abort.pcap"}
+	ents, err := os.ReadDir(testenv.Pcap(t, "hl7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		paths = append(paths, "hl7/"+e.Name())
+	}
+	var dicoms, hl7s []string
+	for _, p := range paths {
+		for _, r := range records(t, p) {
+			for _, o := range baseline.Extract(r, nil) {
+				switch o.Kind {
+				case baseline.ObsDICOM:
+					dicoms = append(dicoms, o.A+" -> "+o.B)
+				case baseline.ObsHL7:
+					hl7s = append(hl7s, o.A+"/"+o.B+" -> "+o.C+"/"+o.D)
+				}
+			}
+		}
+	}
+	if len(dicoms) == 0 || len(hl7s) == 0 {
+		t.Errorf("baseline observations: DICOM %q, HL7 %q (want both)", dicoms, hl7s)
+	}
+	t.Logf("DICOM %q; HL7 %q", dicoms[:min(3, len(dicoms))], hl7s[:min(3, len(hl7s))])
+}
 
 func records(t *testing.T, path string) []event.Record {
 	ps, err := Parsers(DefaultConfig())
