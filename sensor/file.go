@@ -92,8 +92,9 @@ type captureFile struct {
 	in     countingReader
 	size   int64
 	rd     packetReader
-	ifaces int  // interfaces this file has declared
-	closed bool // guarded by FileSource.mu
+	pcap   *pcapReader // rd, when the file is classic pcap
+	ifaces int         // interfaces this file has declared
+	closed bool        // guarded by FileSource.mu
 
 	data []byte
 	ci   gopacket.CaptureInfo
@@ -200,7 +201,8 @@ func (s *FileSource) openReader(cf *captureFile) error {
 
 	// Small files get small buffers: opening many costs less.
 	bufSize := int(min(max(cf.size, 4096), readBufferSize))
-	br := bufio.NewReaderSize(&cf.in, bufSize)
+	var src io.Reader = &cf.in
+	br := bufio.NewReaderSize(src, bufSize)
 	compressed := false
 	magic, err := br.Peek(2)
 	switch {
@@ -213,7 +215,8 @@ func (s *FileSource) openReader(cf *captureFile) error {
 		if err != nil {
 			return fmt.Errorf("reading gzip header: %w", err)
 		}
-		br = bufio.NewReaderSize(gz, min(8*bufSize, readBufferSize))
+		src, bufSize = gz, min(8*bufSize, readBufferSize)
+		br = bufio.NewReaderSize(src, bufSize)
 		compressed = true
 	}
 
@@ -232,7 +235,8 @@ func (s *FileSource) openReader(cf *captureFile) error {
 	register := func(lt layers.LinkType) (int, error) { return s.addInterface(cf, lt) }
 	switch m := binary.BigEndian.Uint32(head); m {
 	case magicPcapMicroLE, magicPcapMicroBE, magicPcapNanoLE, magicPcapNanoBE:
-		cf.rd, err = newPcapReader(br, register)
+		cf.pcap, err = newPcapReader(br, src, bufSize, register)
+		cf.rd = cf.pcap
 	case magicPcapng:
 		cf.rd, err = newNgReader(br, register)
 	default:
@@ -302,6 +306,13 @@ func (s *FileSource) ZeroCopyReadPacketData() (data []byte, ci gopacket.CaptureI
 // fill reads the next packet of cf into its head.
 func (s *FileSource) fill(cf *captureFile) error {
 	cf.n++
+	if cf.pcap != nil {
+		// Classic pcap, the common case, without the interface call and
+		// the copies of CaptureInfo.
+		data, err := cf.pcap.nextInto(&cf.ci)
+		cf.data = data
+		return err
+	}
 	data, ci, err := cf.rd.next()
 	if err != nil {
 		cf.data = nil
@@ -344,7 +355,7 @@ func (s *FileSource) advance() error {
 // finish closes a file that has no more packets and releases its buffers.
 func (s *FileSource) finish(cf *captureFile) {
 	cf.in.n.Store(cf.size)
-	cf.rd = nil
+	cf.rd, cf.pcap = nil, nil
 	cf.data = nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
