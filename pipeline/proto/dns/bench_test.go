@@ -41,3 +41,37 @@ func BenchmarkSession(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSessionJSON is BenchmarkSession with every record encoded as
+// the NDJSON output would encode it.
+func BenchmarkSessionJSON(b *testing.B) {
+	p := mustNew(b, Config{})
+	var streams []prototest.Stream
+	for _, c := range bundled {
+		for _, st := range prototest.Streams(b, testenv.Pcap(b, c)) {
+			if len(st.Chunks) == 0 || len(st.Chunks[0].Data) == 0 || !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
+				continue
+			}
+			streams = append(streams, st)
+		}
+	}
+	var buf []byte
+	emit := func(r event.Record) { buf = r.AppendJSON(buf[:0], &prototest.Observer) }
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, st := range streams {
+			if !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
+				b.Fatal("no match")
+			}
+			s := p.NewSession(st.Info, emit)
+			for _, c := range st.Chunks {
+				if c.Gap > 0 {
+					s.Gap(c.Dir, c.Gap)
+				} else if s.Payload(c.Dir, c.At, c.Data) != nil {
+					break
+				}
+			}
+			s.End(prototest.Epoch, event.EndShutdown)
+		}
+	}
+}

@@ -549,7 +549,7 @@ func TestNonStandardPort(t *testing.T) {
 	for _, c := range []string{"dns/zeek_dnssec_rrsig.pcap", "dns/zeek_dns_tkey.pcap", "dns/ndpi_dns_exfiltration.pcap"} {
 		t.Run(stem(c), func(t *testing.T) {
 			orig := prototest.Records(t, c, p)
-			moved := prototest.Records(t, rewritePorts(t, testenv.Pcap(t, c), 53, 5300), p)
+			moved := prototest.Records(t, prototest.RewritePorts(t, testenv.Pcap(t, c), 53, 5300), p)
 			if len(orig) == 0 || len(orig) != len(moved) {
 				t.Fatalf("%d records on 53, %d on 5300", len(orig), len(moved))
 			}
@@ -859,7 +859,7 @@ func TestTshark(t *testing.T) {
 	for _, c := range captures() {
 		cases = append(cases, tc{stem(c.rel), c.path, ""})
 	}
-	moved := rewritePorts(t, testenv.Pcap(t, "dns/zeek_dnssec_rrsig.pcap"), 53, 5300)
+	moved := prototest.RewritePorts(t, testenv.Pcap(t, "dns/zeek_dnssec_rrsig.pcap"), 53, 5300)
 	cases = append(cases, tc{"rrsig-5300", func(testing.TB) string { return moved }, "udp.port==5300,dns"})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -16,10 +16,10 @@ import (
 func FuzzSession(f *testing.F) {
 	for _, c := range bundled {
 		for _, st := range prototest.Streams(f, testenv.Pcap(f, c)) {
-			f.Add(encodeChunks(st.Chunks, 1<<10), st.UDP)
+			f.Add(prototest.EncodeChunks(st.Chunks, 1<<10), st.UDP)
 		}
 	}
-	f.Add(encodeChunks([]prototest.Chunk{C(query(1, "a.example", tA)), S(answerA(1, "a.example", 0, [4]byte{1, 2, 3, 4}))}, 1<<10), true)
+	f.Add(prototest.EncodeChunks([]prototest.Chunk{C(query(1, "a.example", tA)), S(answerA(1, "a.example", 0, [4]byte{1, 2, 3, 4}))}, 1<<10), true)
 	p := mustNew(f, Config{MaxPending: 8, MaxMessage: 1024})
 	f.Fuzz(func(t *testing.T, data []byte, udp bool) {
 		info := tcpInfo()
@@ -28,7 +28,7 @@ func FuzzSession(f *testing.F) {
 		}
 		var recs []*Record
 		s := p.NewSession(info, func(r event.Record) { recs = append(recs, r.(*Record)) }).(*Session)
-		for _, c := range decodeChunks(data) {
+		for _, c := range prototest.DecodeChunks(data) {
 			if c.Gap > 0 {
 				s.Gap(c.Dir, c.Gap)
 				continue

@@ -18,14 +18,14 @@ func FuzzSession(f *testing.F) {
 			continue
 		}
 		for _, st := range prototest.Streams(f, c.path(f)) {
-			f.Add(encodeChunks(st.Chunks, 2<<10))
+			f.Add(prototest.EncodeChunks(st.Chunks, 2<<10))
 		}
 	}
 	p := mustNew(f, Config{MaxHeaderBytes: 512, MaxPending: 4})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var recs []event.Record
 		s := p.NewSession(info(), func(r event.Record) { recs = append(recs, r) }).(*Session)
-		for _, c := range decodeChunks(data) {
+		for _, c := range prototest.DecodeChunks(data) {
 			if c.Gap > 0 {
 				s.Gap(c.Dir, c.Gap)
 				continue

@@ -557,7 +557,7 @@ func TestNonStandardPort(t *testing.T) {
 	}{{"http/zeek_http_get.pcap", 18080}, {"http/zeek_http_pipelined-requests.pcap", 8080}, {"http/zeek_http_proxy.pcap", 18080}} {
 		t.Run(stem(tc.rel), func(t *testing.T) {
 			orig := prototest.Records(t, tc.rel, p)
-			moved := prototest.Records(t, rewritePorts(t, testenv.Pcap(t, tc.rel), 80, tc.to), p)
+			moved := prototest.Records(t, prototest.RewritePorts(t, testenv.Pcap(t, tc.rel), 80, tc.to), p)
 			if len(orig) == 0 || len(orig) != len(moved) {
 				t.Fatalf("%d records on 80, %d on %d", len(orig), len(moved), tc.to)
 			}
@@ -743,7 +743,7 @@ func TestTshark(t *testing.T) {
 	for _, c := range captures {
 		cases = append(cases, tc{stem(c.rel), c.path, c.decodeAs, c.lowerCaseStatus})
 	}
-	moved := rewritePorts(t, testenv.Pcap(t, "http/zeek_http_pipelined-requests.pcap"), 80, 18080)
+	moved := prototest.RewritePorts(t, testenv.Pcap(t, "http/zeek_http_pipelined-requests.pcap"), 80, 18080)
 	cases = append(cases, tc{"pipelined-18080", func(testing.TB) string { return moved }, "tcp.port==18080,http", false})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -15,17 +15,17 @@ import (
 func FuzzSession(f *testing.F) {
 	for _, c := range captures {
 		for _, st := range prototest.Streams(f, c) {
-			f.Add(encodeChunks(st.Chunks, 2<<10), st.UDP)
+			f.Add(prototest.EncodeChunks(st.Chunks, 2<<10), st.UDP)
 		}
 	}
-	f.Add(encodeChunks([]prototest.Chunk{prototest.C(flow.FromClient, crPDU(cat(cookie("a"), neg(negReq, 0, 3))))}, 1<<10), false)
+	f.Add(prototest.EncodeChunks([]prototest.Chunk{prototest.C(flow.FromClient, crPDU(cat(cookie("a"), neg(negReq, 0, 3))))}, 1<<10), false)
 	p := mustNew(f, Config{MaxPDU: 1024})
 	f.Fuzz(func(t *testing.T, data []byte, udp bool) {
 		info := tcpInfo()
 		if udp {
 			info = prototest.UDPInfo("10.0.0.1:50000", "10.0.0.2:3389")
 		}
-		chunks := decodeChunks(data)
+		chunks := prototest.DecodeChunks(data)
 		if len(chunks) > 0 && len(chunks[0].Data) > 0 && !udp {
 			// Reach the session even when the fuzzer's first bytes do not
 			// match, so its state machine is exercised on any input.

@@ -512,7 +512,7 @@ func TestTshark(t *testing.T) {
 		}
 		cases = append(cases, tc{stem(c), testenv.Pcap(t, c), ""})
 	}
-	cases = append(cases, tc{"zeek_rdp-x509-33890", rewritePorts(t, testenv.Pcap(t, "rdp/zeek_rdp-x509.pcap"), 3389, 33890), "tcp.port==33890,tpkt"})
+	cases = append(cases, tc{"zeek_rdp-x509-33890", prototest.RewritePorts(t, testenv.Pcap(t, "rdp/zeek_rdp-x509.pcap"), 3389, 33890), "tcp.port==33890,tpkt"})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -602,7 +602,7 @@ func TestNonStandardPort(t *testing.T) {
 	for _, c := range []string{"rdp/zeek_rdp-x509.pcap", "rdp/zeek_rdp-to-ssl.pcap", "recorded/rdp_scan_nmap.pcap", "rdp/zeek_rdpeudp-handshake-success.pcap"} {
 		t.Run(stem(c), func(t *testing.T) {
 			orig := prototest.Records(t, c, p)
-			moved := prototest.Records(t, rewritePorts(t, testenv.Pcap(t, c), 3389, 33890), p)
+			moved := prototest.Records(t, prototest.RewritePorts(t, testenv.Pcap(t, c), 3389, 33890), p)
 			if len(orig) == 0 || len(orig) != len(moved) {
 				t.Fatalf("%d records on 3389, %d on 33890", len(orig), len(moved))
 			}

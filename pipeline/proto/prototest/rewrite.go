@@ -1,4 +1,4 @@
-package dns
+package prototest
 
 import (
 	"encoding/binary"
@@ -10,13 +10,13 @@ import (
 
 	"mamori/internal/pcaptest"
 	"mamori/pipeline/flow"
-	"mamori/pipeline/proto/prototest"
 )
 
-// rewritePorts copies the capture src to a file in a temporary directory
+// RewritePorts copies the capture src to a file in a temporary directory
 // with every TCP and UDP port from replaced by to (checksums adjusted as
-// RFC 1624 says), and returns its path.
-func rewritePorts(tb testing.TB, src string, from, to uint16) string {
+// RFC 1624 says), and returns its path: the same traffic on a port the
+// parsers must recognise by content alone.
+func RewritePorts(tb testing.TB, src string, from, to uint16) string {
 	tb.Helper()
 	frames, infos, link, err := pcaptest.ReadAll(src)
 	if err != nil {
@@ -61,9 +61,9 @@ func rewritePorts(tb testing.TB, src string, from, to uint16) string {
 	return out
 }
 
-// encodeChunks turns chunks into fuzz input: each piece is a byte holding
+// EncodeChunks turns chunks into fuzz input: each piece is a byte holding
 // the direction (low bit) and the length (high 7 bits), then the bytes.
-func encodeChunks(chunks []prototest.Chunk, max int) []byte {
+func EncodeChunks(chunks []Chunk, max int) []byte {
 	var out []byte
 	for _, c := range chunks {
 		d := c.Data
@@ -77,21 +77,21 @@ func encodeChunks(chunks []prototest.Chunk, max int) []byte {
 	return out
 }
 
-// decodeChunks is encodeChunks' inverse; a length byte of 0 is a gap of 100
+// DecodeChunks is EncodeChunks' inverse; a length byte of 0 is a gap of 100
 // bytes in its direction.
-func decodeChunks(b []byte) []prototest.Chunk {
-	var out []prototest.Chunk
+func DecodeChunks(b []byte) []Chunk {
+	var out []Chunk
 	for len(b) > 0 {
 		k := b[0]
 		b = b[1:]
 		d := flow.Dir(k & 1)
 		n := int(k >> 1)
 		if n == 0 {
-			out = append(out, prototest.Chunk{Dir: d, Gap: 100})
+			out = append(out, Chunk{Dir: d, Gap: 100})
 			continue
 		}
 		n = min(n, len(b))
-		out = append(out, prototest.C(d, b[:n]))
+		out = append(out, C(d, b[:n]))
 		b = b[n:]
 	}
 	return out
