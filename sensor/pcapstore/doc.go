@@ -39,7 +39,11 @@
 // unknown), reads only the packets of the entries that may match and runs
 // the exact filter on them. Index files are read through mmap and every
 // access is bounds-checked: a damaged index yields ErrBadIndex and the file
-// is read whole instead, never a panic (FuzzIndex).
+// is read whole instead, never a panic (FuzzIndex); what a query decodes
+// is bounded by the index's size. Candidate packets are read with pread,
+// one read per run of nearby candidates. The open file's index lives in
+// the writer's memory until the file closes; past 64 MiB (a file of very
+// many conversations, a scan) the file closes early.
 //
 // # Query semantics
 //

@@ -330,28 +330,92 @@ type cursor interface {
 	close()
 }
 
-// indexCursor reads the candidate packets of an indexed file.
+// indexCursor reads the candidate packets of an indexed file with pread,
+// one read per run of nearby candidates (at most maxWindow bytes).
 type indexCursor struct {
-	p     *plan
-	data  []byte
-	unmap func()
-	link  uint32
-	offs  []uint32
-	read  *uint64
+	p      *plan
+	f      *os.File
+	size   int64
+	link   uint32
+	offs   []uint32
+	read   *uint64
+	win    []byte
+	winOff int64
+}
+
+const (
+	maxWindow = 256 << 10
+	maxGap    = 32 << 10
+	recGuess  = 1024 // bytes read for a record of unknown length
+)
+
+// record returns the record at off, reading a new window when it is not
+// in the current one.
+func (c *indexCursor) record(off int64) ([]byte, recHeader, error) {
+	in := func() ([]byte, recHeader, bool) {
+		if off < c.winOff || off+recHeaderLen > c.winOff+int64(len(c.win)) {
+			return nil, recHeader{}, false
+		}
+		b := c.win[off-c.winOff:]
+		h, err := parseRecHeader(b)
+		if err != nil || int64(len(b)) < recHeaderLen+int64(h.capLen) {
+			return nil, h, err != nil
+		}
+		return b[:recHeaderLen+h.capLen], h, true
+	}
+	if rec, h, ok := in(); ok {
+		if rec == nil {
+			return nil, h, badIndex("no packet record at offset %d", off)
+		}
+		return rec, h, nil
+	}
+	// Cover this candidate and the following ones that lie close after
+	// it (gaps under maxGap), up to maxWindow: dense results read in large
+	// pieces, sparse ones read little.
+	end := off + recGuess
+	for _, o := range c.offs {
+		if int64(o) >= off+maxWindow-recGuess || int64(o) > end+maxGap {
+			break
+		}
+		end = int64(o) + recGuess
+	}
+	for attempt := 0; attempt < 2; attempt++ {
+		end = min(end, c.size)
+		if end < off+recHeaderLen {
+			return nil, recHeader{}, badIndex("packet offset %d beyond the packet file", off)
+		}
+		if int64(cap(c.win)) < end-off {
+			c.win = make([]byte, end-off)
+		}
+		c.win = c.win[:end-off]
+		n, err := c.f.ReadAt(c.win, off)
+		if n < len(c.win) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, recHeader{}, fmt.Errorf("reading packets: %w", err)
+		}
+		c.winOff = off
+		if rec, h, ok := in(); ok {
+			if rec == nil {
+				return nil, h, badIndex("no packet record at offset %d", off)
+			}
+			return rec, h, nil
+		}
+		h, _ := parseRecHeader(c.win)
+		end = off + recHeaderLen + int64(h.capLen) // a record longer than the guess
+	}
+	return nil, recHeader{}, badIndex("no packet record at offset %d", off)
 }
 
 func (c *indexCursor) next() ([]byte, int64, bool, error) {
 	for len(c.offs) > 0 {
 		off := int64(c.offs[0])
 		c.offs = c.offs[1:]
-		if off+recHeaderLen > int64(len(c.data)) {
-			return nil, 0, false, badIndex("packet offset %d beyond the packet file", off)
+		rec, h, err := c.record(off)
+		if err != nil {
+			return nil, 0, false, err
 		}
-		h, err := parseRecHeader(c.data[off:])
-		if err != nil || off+recHeaderLen+int64(h.capLen) > int64(len(c.data)) {
-			return nil, 0, false, badIndex("no packet record at offset %d", off)
-		}
-		rec := c.data[off : off+recHeaderLen+int64(h.capLen)]
 		*c.read++
 		if c.p.match(h.ts, rec[recHeaderLen:], c.link) {
 			return rec, h.ts, true, nil
@@ -360,7 +424,7 @@ func (c *indexCursor) next() ([]byte, int64, bool, error) {
 	return nil, 0, false, nil
 }
 
-func (c *indexCursor) close() { c.unmap() }
+func (c *indexCursor) close() { c.f.Close() }
 
 // scanCursor reads a file without a usable index from start to end.
 type scanCursor struct {
@@ -486,16 +550,11 @@ func (s *Store) openSource(fi FileInfo, p *plan, res *Result) (*source, error) {
 				if err == nil && st.Size() < size {
 					err = fmt.Errorf("%s: shorter than its index says (%d < %d bytes)", fi.Name, st.Size(), size)
 				}
-				var data []byte
-				var unmap func()
-				if err == nil {
-					data, unmap, err = mapFile(f, size)
-				}
-				f.Close()
 				if err != nil {
+					f.Close()
 					return nil, err
 				}
-				return &source{c: &indexCursor{p: p, data: data, unmap: unmap, link: link, offs: offs, read: &res.Candidates}, seq: fi.Seq, name: fi.Name, link: link}, nil
+				return &source{c: &indexCursor{p: p, f: f, size: size, link: link, offs: offs, read: &res.Candidates}, seq: fi.Seq, name: fi.Name, link: link}, nil
 			}
 		}
 		// A damaged index: fall back to reading the file.

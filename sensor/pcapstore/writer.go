@@ -383,8 +383,12 @@ func (w *Writer) write(b *batch) {
 	}
 }
 
+// indexMemory bounds the open file's in-memory index: a file of many
+// distinct conversations (a scan) closes early rather than grow it.
+const indexMemory = 64 << 20
+
 func (w *Writer) needsRoll(link uint32, ts, recLen, size int64) bool {
-	if link != w.flink || w.fbroken {
+	if link != w.flink || w.fbroken || w.fidx.memory() > indexMemory {
 		return true
 	}
 	if size+recLen > int64(w.cfg.FileSize) && size > fileHeaderLen {
