@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
@@ -87,7 +88,7 @@ func (p *parser) rawString() ([]byte, bool) {
 		case c == '"':
 			s := p.b[start:p.i]
 			p.i++
-			return s, true
+			return s, utf8.Valid(s) // encoding/json would replace bad bytes
 		case c == '\\' || c < 0x20:
 			return nil, false
 		}
@@ -101,6 +102,20 @@ func (p *parser) str() (string, bool) {
 	return string(s), ok
 }
 
+// known are the members decoded; encoding/json matches keys without regard
+// to case, so a key equal to one of these but for case is left to it.
+var known = []string{"took", "errors", "items", "status", "_index", "_id", "result", "failure_store",
+	"_version", "_seq_no", "_primary_term", "error", "type", "reason", "caused_by", "_shards", "total", "successful", "failed"}
+
+func oddCase(k []byte) bool {
+	for _, w := range known {
+		if len(w) == len(k) && string(k) != w && bytes.EqualFold(k, []byte(w)) {
+			return true
+		}
+	}
+	return false
+}
+
 // object calls member for each key; member must consume the value.
 func (p *parser) object(member func(key []byte) bool) bool {
 	if !p.expect('{') {
@@ -111,7 +126,7 @@ func (p *parser) object(member func(key []byte) bool) bool {
 	}
 	for {
 		k, ok := p.rawString()
-		if !ok || !p.expect(':') || !member(k) {
+		if !ok || oddCase(k) || !p.expect(':') || !member(k) {
 			return false
 		}
 		if p.expect(',') {
@@ -145,11 +160,17 @@ func (p *parser) skip() bool {
 	case 0:
 		return false
 	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if bytes.HasPrefix(p.b[p.i:], []byte(lit)) {
+			p.i += len(lit)
+			return true
+		}
+	}
 	start := p.i
-	for p.i < len(p.b) && bytes.IndexByte([]byte("-+.0123456789eEtruefalsn"), p.b[p.i]) >= 0 {
+	for p.i < len(p.b) && bytes.IndexByte([]byte("-+.0123456789eE"), p.b[p.i]) >= 0 {
 		p.i++
 	}
-	return p.i > start
+	return p.i > start && json.Valid(p.b[start:p.i])
 }
 
 func (p *parser) integer() (int64, bool) {
@@ -157,6 +178,9 @@ func (p *parser) integer() (int64, bool) {
 	start := p.i
 	for p.i < len(p.b) && (p.b[p.i] == '-' || p.b[p.i] >= '0' && p.b[p.i] <= '9') {
 		p.i++
+	}
+	if !json.Valid(p.b[start:p.i]) {
+		return 0, false // "01", "-": not JSON numbers
 	}
 	n, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
 	return n, err == nil
@@ -211,6 +235,7 @@ func (p *parser) items(out *esutil.BulkIndexerResponse) bool {
 	if !p.expect('[') {
 		return false
 	}
+	out.Items = make([]map[string]esutil.BulkIndexerResponseItem, 0, 64) // [] is empty, not nil
 	if p.expect(']') {
 		return true
 	}
