@@ -34,11 +34,11 @@ for tool in tcpdump sha256sum go /usr/bin/time; do
 done
 [ -d "$shared" ] || { echo "bench/pcapstore.sh: $shared is absent" >&2; exit 1; }
 mkdir -p "$out"
-cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$store" "$out"/pcapstore-*.pcap "$out/pcapstore-files"; }
+cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$store" "$out"/pcapstore-*.pcap "$out/pcapstore-files" "$out/pcapstore-values" "$out/mamori-pcapstore"; }
 trap cleanup EXIT
 
-go build -o "$out/mamori" ./cmd/mamori
-mamori="$out/mamori"
+go build -o "$out/mamori-pcapstore" ./cmd/mamori
+mamori="$out/mamori-pcapstore"
 # tcpdump drops root for its own user after opening the first file, and the
 # store's files are not world-readable: keep root when we are root.
 zroot=()
