@@ -17,6 +17,11 @@ import (
 // *FileError means one input could not be read further: the Source has
 // dropped that input and the next call continues with the others.
 //
+// A live Source that has nothing to deliver returns, about once a second,
+// an idle tick: no data, CaptureInfo.Length 0 and the current time in
+// CaptureInfo.Timestamp. The pipeline advances packet time with it, so the
+// flows of a quiet link still expire. File sources never tick.
+//
 // A Source is not safe for concurrent use, except that Close may be called
 // from another goroutine to unblock a reader.
 type Source interface {

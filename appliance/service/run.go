@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gopacket/gopacket"
-
 	"mamori/appliance/config"
 	"mamori/pipeline/event"
 	"mamori/pipeline/flow"
@@ -160,8 +158,12 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	workers := make([]*worker.Worker, len(rings))
 	snaps := make([]snapshot, len(rings))
 	for i, r := range rings {
-		w, err := worker.New(worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal,
-			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}, withoutTicks{r}, sink.Write)
+		wc := worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal,
+			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}
+		if prog != nil {
+			wc.Kernel = kernelCounts{prog}
+		}
+		w, err := worker.New(wc, r, sink.Write)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", cfg.File, err)
 		}
@@ -256,19 +258,26 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	return res, nil
 }
 
-// withoutTicks hides a ring's idle ticks (zero-length reads) from its
-// worker: pipeline/worker does not yet tell a tick from a packet, and would
-// count each as a truncated packet. Once it advances its flow table on a
-// tick instead, pass the ring itself and quiet links expire flows on time.
-type withoutTicks struct{ *afpacket.Ring }
+// kernelCounts gives a worker's flow table the packets and bytes the eBPF
+// program cut off (sensor/ebpf counts them per flow and direction), so that
+// the flow records of cut-off flows stay exact. A final record removes the
+// flow's kernel entry.
+type kernelCounts struct{ prog *ebpf.Program }
 
-func (s withoutTicks) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
-	for {
-		data, ci, err := s.Ring.ZeroCopyReadPacketData()
-		if err != nil || ci.Length != 0 || len(data) != 0 {
-			return data, ci, err
-		}
+func (k kernelCounts) Cut(fk *flow.Key, final bool) (flow.KernelCounts, bool) {
+	key := ebpf.Key{A: fk.A, B: fk.B, PortA: fk.PortA, PortB: fk.PortB, VLAN: fk.VLAN, InnerVLAN: fk.InnerVLAN, Proto: fk.Proto}
+	var c ebpf.Counters
+	var ok bool
+	var err error
+	if final {
+		c, ok, err = k.prog.LookupAndDelete(key)
+	} else {
+		c, ok, err = k.prog.Lookup(key)
 	}
+	if err != nil || !ok || !c.Cut() {
+		return flow.KernelCounts{}, false
+	}
+	return flow.KernelCounts{Packets: c.CutPackets, Bytes: c.CutBytes}, true
 }
 
 // mergedSink is the one output every worker and the monitor write to.

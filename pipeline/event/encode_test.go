@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The fast record encoders must write exactly what the member-by-member
@@ -63,7 +64,7 @@ func TestFlowJSONMatchesWriter(t *testing.T) {
 			Start: randTime(r), End: randTime(r), Final: r.IntN(2) == 0, Reason: EndReason(r.IntN(7)),
 			Source: randEndpoint(r), Destination: randEndpoint(r),
 			IPv6: r.IntN(2) == 0, Transport: uint8(r.Uint32()), VLAN: uint16(r.IntN(3)), InnerVLAN: uint16(r.IntN(3) * 4095),
-			Direction: randString(r), ConnState: randString(r), Interface: randString(r), Tunnel: randString(r),
+			Direction: randString(r), ConnState: randString(r), Interface: randString(r), Tunnel: randString(r), CutOff: r.IntN(2) == 0,
 		}
 		f.Source.IP, f.Destination.IP = randAddr(r), f.Source.IP
 		if r.IntN(2) == 0 {
@@ -202,4 +203,109 @@ func BenchmarkFlowJSONWriter(b *testing.B) {
 		buf = legacyFlowJSON(f, buf[:0], o)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestPlainWord checks the eight-byte test against the byte table: every
+// byte value at every position of words otherwise plain or random.
+func TestPlainWord(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	check := func(w [8]byte) {
+		x := uint64(0)
+		want := true
+		for i, c := range w {
+			x |= uint64(c) << (8 * i)
+			want = want && plain[c]
+		}
+		if got := plainWord(x); got != want {
+			t.Fatalf("plainWord(% x) = %v, want %v", w, got, want)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			w := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+			w[pos] = byte(c)
+			check(w)
+			for range 20 {
+				for i := range w {
+					if i != pos {
+						w[i] = byte(r.IntN(256))
+						if r.IntN(2) == 0 {
+							w[i] = byte(0x20 + r.IntN(0x60))
+						}
+					}
+				}
+				check(w)
+			}
+		}
+	}
+}
+
+func TestAppendQuotedMatchesBytewise(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	alphabet := "abcXYZ09 -._/\"\\\x00\x1f\x7f\u00e9\u65e5\xff\xc3"
+	for range 20000 {
+		var sb []byte
+		for range r.IntN(40) {
+			sb = append(sb, alphabet[r.IntN(len(alphabet))])
+		}
+		s := string(sb)
+		got := AppendQuoted(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("AppendQuoted(%q) = %s: %v", s, got, err)
+		}
+		if want := string([]rune(s)); back != want {
+			t.Fatalf("AppendQuoted(%q) round-trips to %q, want %q", s, back, want)
+		}
+		if want := appendQuotedBytewise(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("AppendQuoted(%q) = %s, byte by byte %s", s, got, want)
+		}
+	}
+}
+
+// appendQuotedBytewise is AppendQuoted without the eight-byte skip.
+func appendQuotedBytewise(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case plain[c]:
+			b = append(b, c)
+			i++
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+			i++
+		case c == '\n':
+			b = append(b, '\\', 'n')
+			i++
+		case c == '\r':
+			b = append(b, '\\', 'r')
+			i++
+		case c == '\t':
+			b = append(b, '\\', 't')
+			i++
+		case c < utf8.RuneSelf:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, "\ufffd"...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return append(b, '"')
+}
+
+func BenchmarkAppendQuoted(b *testing.B) {
+	s := "wpad.very-long-subdomain.of-a-corporate-domain.example.co.jp"
+	var buf []byte
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendQuoted(buf[:0], s)
+	}
 }

@@ -62,6 +62,11 @@ type Flow struct {
 	// Tunnel names the encapsulation the packets arrived in ("erspan2",
 	// "erspan3", "gre"), empty when none.
 	Tunnel string
+	// CutOff says the sensor's eBPF cutoff stopped copying this flow's
+	// packets past its byte limit: the counts still include the packets
+	// not copied (from the kernel's counters), the history and the
+	// protocol records do not (mamori.flow.cut_off).
+	CutOff bool
 }
 
 // Dataset implements Record.
@@ -162,6 +167,13 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 		}
 		b = append(b, `"tunnel":`...)
 		b = AppendQuoted(b, f.Tunnel)
+		sep = true
+	}
+	if f.CutOff {
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"cut_off":true`...)
 	}
 	return append(b, "}}}"...)
 }

@@ -79,6 +79,9 @@ func legacyFlowJSON(f *Flow, dst []byte, o *Observer) []byte {
 		w.B = append(w.B, '"')
 	}
 	w.StringIf("tunnel", f.Tunnel)
+	if f.CutOff {
+		w.Bool("cut_off", true)
+	}
 	w.End()
 	w.End()
 

@@ -60,3 +60,20 @@ func (t *Table) Info(slot int) Info {
 // ServerPort is the responder's port of a flow key whose originator is
 // known: the port hint parsers match on.
 func (in *Info) ServerPort() uint16 { return in.Conn.Destination.Port() }
+
+// KernelCounts are a flow's packets and bytes that the kernel counted but
+// did not copy to user space (the eBPF cutoff of bulk flows): index 0 is
+// what Key endpoint A sent, 1 what B sent.
+type KernelCounts struct{ Packets, Bytes [2]uint64 }
+
+// Kernel gives the flow table the counts the capture path cut off, so that
+// a flow record's packets and bytes stay exact (sensor/ebpf implements it
+// through an adapter in appliance/service).
+type Kernel interface {
+	// Cut returns the cut-off counts of the flow with key k since it
+	// started; final says the flow ends, so the kernel's entry may go.
+	Cut(k *Key, final bool) (KernelCounts, bool)
+}
+
+// SetKernel installs k; nil removes it.
+func (t *Table) SetKernel(k Kernel) { t.kernel = k }

@@ -84,12 +84,13 @@ type Table struct {
 	nextSweep int64
 	now       int64
 
-	frags fragTable
-	emit  Emit
-	rec   event.Flow
-	stats Stats
-	idKey [2]uint64
-	hook  Hook
+	frags  fragTable
+	emit   Emit
+	rec    event.Flow
+	stats  Stats
+	idKey  [2]uint64
+	hook   Hook
+	kernel Kernel
 }
 
 // New builds a Table. emit receives every record. It returns an error when
@@ -413,6 +414,22 @@ func (t *Table) write(slot int, final bool, reason event.EndReason) {
 	}
 	fill(&r.Source, o, oB)
 	fill(&r.Destination, rsp, !oB)
+	if t.kernel != nil && (s.key.Proto == protoTCP || s.key.Proto == protoUDP) {
+		// Counts the kernel cut off are added to the record only: the
+		// state keeps what user space saw, and the kernel's counts are
+		// cumulative like the record's.
+		if c, ok := t.kernel.Cut(&s.key, final); ok && c.Packets[0]+c.Packets[1] > 0 {
+			src, dst := 0, 1
+			if oB {
+				src, dst = 1, 0
+			}
+			r.Source.Bytes += c.Bytes[src]
+			r.Source.Packets += c.Packets[src]
+			r.Destination.Bytes += c.Bytes[dst]
+			r.Destination.Packets += c.Packets[dst]
+			r.CutOff = true
+		}
+	}
 	switch s.key.Proto {
 	case protoTCP:
 		r.ConnState = s.tcp.connState(&s.hist)

@@ -39,6 +39,9 @@ type Config struct {
 	Parsers []proto.Parser
 	// Reassembly bounds the TCP reassembly that feeds the parsers.
 	Reassembly dispatch.Config
+	// Kernel, when set, gives the counts of packets the capture path cut
+	// off (eBPF cutoff of bulk flows), so flow records stay exact.
+	Kernel flow.Kernel
 }
 
 // DefaultInternal is used when Config.Internal is empty.
@@ -111,6 +114,9 @@ func New(cfg Config, src sensor.Source, out Output) (*Worker, error) {
 		t.SetDeterministicIDs()
 	}
 	w.table = t
+	if cfg.Kernel != nil {
+		t.SetKernel(cfg.Kernel)
+	}
 	if len(cfg.Parsers) > 0 {
 		d, err := dispatch.New(cfg.Reassembly, cfg.Parsers, t, w.emitRecord, w.decorate)
 		if err != nil {
@@ -148,6 +154,18 @@ func (w *Worker) Run(ctx context.Context, report func(error), progress func(*Cou
 				continue // that input is dropped; the others go on
 			}
 			break // a live source that failed: stop and flush
+		}
+		if len(data) == 0 && ci.Length == 0 {
+			// An idle tick from a live source (sensor.Source): packet
+			// time moves on without a packet, so quiet flows expire.
+			w.table.Advance(ci.Timestamp.UnixNano())
+			if progress != nil {
+				progress(&w.c)
+			}
+			if ctx.Err() != nil || w.outErr != nil {
+				break
+			}
+			continue
 		}
 		if w.tap != nil {
 			w.tap(data, ci, w.linkType(ci.InterfaceIndex))

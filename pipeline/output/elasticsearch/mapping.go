@@ -96,6 +96,7 @@ func buildFields() []Field {
 
 	// mamori's own fields (no ECS equivalent).
 	kw("mamori.flow.", "conn_state", "history", "tunnel")
+	add("boolean", "mamori.flow.cut_off")
 	kw("mamori.dns.", "anomalies", "variant")
 	add("long", "mamori.dns.additionals_count", "mamori.dns.answers_count", "mamori.dns.authorities_count", "mamori.dns.retransmissions")
 	kw("mamori.tls.", "ja4", "ja4s", "ja4_r", "ja3_string", "client.extensions", "client.signature_algorithms", "client.version", "server.certificate")
