@@ -39,6 +39,9 @@ type RunOptions struct {
 	Quiet  bool // no summary
 	// Started, when set, is called once capture runs (tests wait on it).
 	Started func(*Live)
+	// NoDetect runs no rules and learns no baseline: flow and protocol
+	// records only.
+	NoDetect bool
 }
 
 // RunResult is what a live run did.
@@ -149,6 +152,24 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	}
 	res.Output = path
 	sink := &mergedSink{w: ndjson.New(out, path, observer(cfg))}
+	if !o.NoDetect {
+		// The live service learns the segment for baseline.learn_for, then
+		// detects against it (and keeps learning what did not alert),
+		// saving the baseline atomically every baseline.save_every.
+		file := cfg.Baseline.File
+		if file == "" {
+			file = filepath.Join(cfg.Sensor.DataDir, "baseline.json.gz")
+		}
+		if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+			return res, fmt.Errorf("baseline directory: %w", err)
+		}
+		stage, err := NewStage(cfg, DetectOptions{Detect: true, Learn: true, Baseline: file, MissingOK: true, Save: file,
+			LearnFor: cfg.Baseline.LearnFor, SaveEvery: cfg.Baseline.SaveEvery}, sink.w.Write)
+		if err != nil {
+			return res, err
+		}
+		sink.stage = stage
+	}
 
 	parsers, err := all.Parsers(cfg.Protocols)
 	if err != nil {
@@ -243,6 +264,9 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	}
 	link.Close() // stops the events goroutine
 	bg.Wait()
+	if err := sink.Finish(); err != nil {
+		errs = append(errs, fmt.Errorf("rules and baseline: %w", err))
+	}
 	if err := sink.Close(); err != nil {
 		errs = append(errs, err)
 	}
@@ -282,14 +306,39 @@ func (k kernelCounts) Cut(fk *flow.Key, final bool) (flow.KernelCounts, bool) {
 
 // mergedSink is the one output every worker and the monitor write to.
 type mergedSink struct {
-	mu sync.Mutex
-	w  *ndjson.Writer
+	mu    sync.Mutex
+	w     *ndjson.Writer
+	stage *Stage // the rules and the baseline; nil with NoDetect
 }
 
 func (s *mergedSink) Write(r event.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stage != nil {
+		return s.stage.Record(r) // writes r to s.w, then detects and learns
+	}
 	return s.w.Write(r)
+}
+
+// Tick moves the rules' clock on while the link is quiet.
+func (s *mergedSink) Tick(now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stage == nil {
+		return nil
+	}
+	return s.stage.Tick(now)
+}
+
+// Finish ends the rules' episodes (their final alerts) and saves the
+// baseline.
+func (s *mergedSink) Finish() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stage == nil {
+		return nil
+	}
+	return s.stage.Finish()
 }
 
 func (s *mergedSink) Flush() error {
@@ -354,6 +403,9 @@ func monitor(done <-chan struct{}, interval time.Duration, log *slog.Logger, sin
 			}
 			if now.After(next) {
 				next = now.Add(interval)
+				if err := sink.Tick(now); err != nil {
+					log.Error("rules", "err", err)
+				}
 				if err := sink.Write(healthMetric(ifname, start, now, group, prog, snaps)); err != nil {
 					log.Error("writing health record", "err", err)
 				}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -109,6 +110,7 @@ func (r *liveRun) waitPackets(t *testing.T, n uint64) {
 
 func liveConfig(t *testing.T) *config.Config {
 	cfg := testConfig(t)
+	cfg.Sensor.DataDir = t.TempDir() // the live baseline is saved there
 	cfg.Capture.Workers = 2
 	cfg.Capture.BlockSize = 1 << 20
 	cfg.Capture.BlockCount = 16
@@ -130,6 +132,23 @@ func records(t *testing.T, out string) []map[string]any {
 		docs = append(docs, d)
 	}
 	return docs
+}
+
+// alertKeys lists the distinct "rule.id source.ip" of the alerts in docs,
+// sorted.
+func alertKeys(docs []map[string]any) []string {
+	seen := map[string]bool{}
+	for _, d := range docs {
+		if get(d, "event.kind") == "alert" {
+			seen[fmt.Sprint(get(d, "rule.id"), " ", get(d, "source.ip"))] = true
+		}
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // comparable returns the flow and protocol records with what depends on
@@ -240,7 +259,13 @@ func TestLiveEqualsReplay(t *testing.T) {
 					t.Log(d)
 				}
 			}
-			t.Logf("%d frames, %d records, workers %+v", len(frames), len(got), r.res.Workers)
+			// The rules run live on the merged records of every worker: the
+			// ransomware-like renames raise their alert while capturing.
+			alerts := alertKeys(records(t, r.out.String()))
+			if rel == "recorded/smb_mass_rename.pcap" && !slices.Contains(alerts, "smb-lateral 10.30.1.12") {
+				t.Errorf("live alerts %q lack smb-lateral from 10.30.1.12", alerts)
+			}
+			t.Logf("%d frames, %d records, live alerts %q, workers %+v", len(frames), len(got), alerts, r.res.Workers)
 		})
 	}
 }

@@ -30,6 +30,7 @@ could not start, 3 when records could not be written.`,
 	ifname := fs.String("i", "", "capture `interface` (overrides capture.interface)")
 	out := fs.String("o", "", "write NDJSON records to `file`; - for standard output (default: a new file under sensor.data_dir/live)")
 	quiet := fs.Bool("q", false, "print no summary")
+	noDetect := fs.Bool("no-detect", false, "run no rules and learn no baseline: flow and protocol records only")
 	if ok, code := parse(fs, args); !ok {
 		return code
 	}
@@ -45,7 +46,7 @@ could not start, 3 when records could not be written.`,
 	}
 	_, err = service.Run(ctx, service.RunOptions{
 		Config: cfg, Interface: *ifname, Output: *out,
-		Stdout: os.Stdout, Stderr: os.Stderr, Quiet: *quiet,
+		Stdout: os.Stdout, Stderr: os.Stderr, Quiet: *quiet, NoDetect: *noDetect,
 	})
 	switch {
 	case err == nil:
