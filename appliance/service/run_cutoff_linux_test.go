@@ -89,9 +89,9 @@ func TestLiveCutoff(t *testing.T) {
 	cfg := liveConfig(t)
 	cfg.Capture.EBPF.Cutoff = 64 << 10
 	r := startRun(t, n, cfg)
-	s := n.sender(t)
+	s := n.Sender(t)
 	for _, f := range frames {
-		s.send(t, f)
+		s.Send(t, f)
 	}
 	st, err := r.live.Program.Stats()
 	if err != nil {

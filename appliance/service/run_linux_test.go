@@ -67,7 +67,7 @@ func startRun(t *testing.T, n *testNet, cfg *config.Config) *liveRun {
 	go func() {
 		defer close(r.done)
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		if r.err = netns.Set(n.ns); r.err != nil {
+		if r.err = netns.Set(n.NS); r.err != nil {
 			return
 		}
 		r.res, r.err = Run(ctx, RunOptions{Config: cfg, Interface: n.Capture, Output: "-", Stdout: &r.out, Stderr: &r.errb,
@@ -204,9 +204,9 @@ func sendCapture(t *testing.T, n *testNet, rel string) [][]byte {
 	if link != layers.LinkTypeEthernet {
 		t.Fatalf("%s: link type %s", rel, link)
 	}
-	s := n.sender(t)
+	s := n.Sender(t)
 	for _, f := range frames {
-		s.send(t, f)
+		s.Send(t, f)
 	}
 	return frames
 }
@@ -359,12 +359,12 @@ func TestLiveSummaryRecords(t *testing.T) {
 func TestLiveLinkState(t *testing.T) {
 	n := newTestNet(t, 1500)
 	r := startRun(t, n, liveConfig(t))
-	h, err := netlink.NewHandleAt(n.ns)
+	h, err := netlink.NewHandleAt(n.NS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	c, s := n.link(t, n.Capture), n.link(t, n.Send)
+	c, s := n.Link(t, n.Capture), n.Link(t, n.Send)
 	for _, step := range []func(netlink.Link) error{h.LinkSetDown, h.LinkSetUp} {
 		if err := step(c); err != nil {
 			t.Fatal(err)
@@ -403,10 +403,10 @@ func TestLiveLinkState(t *testing.T) {
 // address, leaves it as it was, and starts when that is allowed.
 func TestLiveRefusesAddress(t *testing.T) {
 	n := newTestNet(t, 1500)
-	h, _ := netlink.NewHandleAt(n.ns)
+	h, _ := netlink.NewHandleAt(n.NS)
 	defer h.Close()
 	a, _ := netlink.ParseAddr("192.0.2.10/24")
-	if err := h.AddrAdd(n.link(t, n.Capture), a); err != nil {
+	if err := h.AddrAdd(n.Link(t, n.Capture), a); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -418,7 +418,7 @@ func TestLiveRefusesAddress(t *testing.T) {
 	if !errors.Is(err, ErrCaptureSetup) || !errors.As(err, &ae) || ae.Addresses[0] != netip.MustParsePrefix("192.0.2.10/24") {
 		t.Fatalf("got %v, want a refusal naming 192.0.2.10/24", err)
 	}
-	if l := n.link(t, n.Capture); l.Attrs().RawFlags&unix.IFF_PROMISC != 0 {
+	if l := n.Link(t, n.Capture); l.Attrs().RawFlags&unix.IFF_PROMISC != 0 {
 		t.Error("interface left promiscuous")
 	}
 	cfg := liveConfig(t)
@@ -441,7 +441,7 @@ func TestLiveDrops(t *testing.T) {
 	cfg.Capture.FrameSize = 2048
 	cfg.Capture.EBPF.Disabled = true
 	r := startRun(t, n, cfg)
-	s := n.sender(t)
+	s := n.Sender(t)
 	const sent = 20000
 	frame := func(i int) []byte {
 		buf := gopacket.NewSerializeBuffer()
@@ -454,7 +454,7 @@ func TestLiveDrops(t *testing.T) {
 		return buf.Bytes()
 	}
 	for i := range sent {
-		s.send(t, frame(i))
+		s.Send(t, frame(i))
 	}
 	r.waitPackets(t, sent)
 	time.Sleep(1200 * time.Millisecond) // the monitor logs drops within a second

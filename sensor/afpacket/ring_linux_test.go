@@ -108,7 +108,7 @@ func TestCapture(t *testing.T) {
 	if g.FanoutID() == 0 {
 		t.Fatal("no fanout group")
 	}
-	s := n.sender(t)
+	s := n.Sender(t)
 
 	var frames [][]byte
 	for i := range 64 {
@@ -126,7 +126,7 @@ func TestCapture(t *testing.T) {
 	frames = append(frames, udpFrame(t, [4]byte{10, 9, 9, 9}, [4]byte{10, 9, 9, 8}, 1, 2, 8000)) // a jumbo frame
 	before := time.Now()
 	for _, f := range frames {
-		s.send(t, f)
+		s.Send(t, f)
 	}
 	for _, r := range g.Rings() {
 		t.Logf("ring %d before reading: %+v", r.worker, r.KernelStats())
@@ -183,9 +183,9 @@ func TestCapture(t *testing.T) {
 func TestIdleTick(t *testing.T) {
 	n := newTestNet(t, 1500)
 	g := open(t, n, Config{Workers: 1, BlockSize: 1 << 16, BlockCount: 4, IdleTick: 50 * time.Millisecond})
-	s := n.sender(t)
+	s := n.Sender(t)
 	r := g.Rings()[0]
-	s.send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, 1, 2, 10))
+	s.Send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, 1, 2, 10))
 	var last time.Time
 	var ticks, packets int
 	start := time.Now()
@@ -249,10 +249,10 @@ func TestCloseUnblocks(t *testing.T) {
 func TestDrops(t *testing.T) {
 	n := newTestNet(t, 1500)
 	g := open(t, n, Config{Workers: 1, BlockSize: 4096, BlockCount: 2, FrameSize: 2048, IdleTick: -1})
-	s := n.sender(t)
+	s := n.Sender(t)
 	const sent = 2000
 	for i := range sent {
-		s.send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, uint16(i), 9, 500))
+		s.Send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, uint16(i), 9, 500))
 	}
 	r := g.Rings()[0]
 	var read uint64
@@ -321,19 +321,19 @@ func TestOpenErrors(t *testing.T) {
 func TestLinkDownUp(t *testing.T) {
 	n := newTestNet(t, 1500)
 	g := open(t, n, Config{Workers: 2, BlockSize: 1 << 16, BlockCount: 4, IdleTick: 20 * time.Millisecond})
-	s := n.sender(t)
+	s := n.Sender(t)
 	frame := func(i int) []byte { return udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, uint16(i), 9, 50) }
-	h, err := netlink.NewHandleAt(n.ns)
+	h, err := netlink.NewHandleAt(n.NS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	c := n.link(t, n.Capture)
+	c := n.Link(t, n.Capture)
 
 	result := make(chan []got, 1)
 	go func() { result <- readAll(t, g, 20, 5*time.Second) }()
 	for i := range 10 {
-		s.send(t, frame(i))
+		s.Send(t, frame(i))
 	}
 	time.Sleep(50 * time.Millisecond)
 	if err := h.LinkSetDown(c); err != nil {
@@ -343,9 +343,9 @@ func TestLinkDownUp(t *testing.T) {
 	if err := h.LinkSetUp(c); err != nil {
 		t.Fatal(err)
 	}
-	n.waitUp(t)
+	n.WaitUp(t)
 	for i := range 10 {
-		s.send(t, frame(100+i))
+		s.Send(t, frame(100+i))
 	}
 	out := <-result
 	if len(out) != 20 {
@@ -367,7 +367,7 @@ func TestLinkDownUp(t *testing.T) {
 func TestCloseDrains(t *testing.T) {
 	n := newTestNet(t, 1500)
 	g := open(t, n, Config{Workers: 2, BlockSize: 1 << 14, BlockCount: 4})
-	s := n.sender(t)
+	s := n.Sender(t)
 	stop := make(chan struct{})
 	sent := make(chan int)
 	go func() {
@@ -379,7 +379,7 @@ func TestCloseDrains(t *testing.T) {
 				return
 			default:
 			}
-			s.send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, byte(2 + i%50)}, uint16(i), 9, 300))
+			s.Send(t, udpFrame(t, [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, byte(2 + i%50)}, uint16(i), 9, 300))
 			i++
 		}
 	}()

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func (n *testNet) open(t *testing.T, name string, cfg Config) (*Link, error) {
+func openIn(n *testNet, t *testing.T, name string, cfg Config) (*Link, error) {
 	t.Helper()
 	var l *Link
 	var err error
@@ -35,7 +35,7 @@ func TestRefusesAddress(t *testing.T) {
 	for _, addr := range []string{"192.0.2.7/24", "2001:db8::7/64"} {
 		t.Run(addr, func(t *testing.T) {
 			n := newTestNet(t, 1500)
-			h, _ := netlink.NewHandleAt(n.ns)
+			h, _ := netlink.NewHandleAt(n.NS)
 			defer h.Close()
 			if strings.Contains(addr, ":") {
 				n.Do(t, func() error {
@@ -44,10 +44,10 @@ func TestRefusesAddress(t *testing.T) {
 			}
 			a, _ := netlink.ParseAddr(addr)
 			a.Flags = unix.IFA_F_NODAD
-			if err := h.AddrAdd(n.link(t, n.Capture), a); err != nil {
+			if err := h.AddrAdd(n.Link(t, n.Capture), a); err != nil {
 				t.Fatal(err)
 			}
-			_, err := n.open(t, n.Capture, Config{})
+			_, err := openIn(n, t, n.Capture, Config{})
 			var ae *AddressError
 			if !errors.As(err, &ae) || len(ae.Addresses) != 1 || ae.Addresses[0] != netip.MustParsePrefix(addr) {
 				t.Fatalf("got %v, want an AddressError for %s", err, addr)
@@ -55,7 +55,7 @@ func TestRefusesAddress(t *testing.T) {
 			if !strings.Contains(err.Error(), "refusing to capture on cap0") || !strings.Contains(err.Error(), "allow_address") {
 				t.Errorf("message does not say what to do: %v", err)
 			}
-			if _, err := n.open(t, n.Capture, Config{AllowAddress: true}); err != nil {
+			if _, err := openIn(n, t, n.Capture, Config{AllowAddress: true}); err != nil {
 				t.Fatalf("with allow_address: %v", err)
 			}
 		})
@@ -67,11 +67,11 @@ func TestRefusesAddress(t *testing.T) {
 // that Close puts all three back.
 func TestSetupAndRestore(t *testing.T) {
 	n := newTestNet(t, 1500)
-	h, _ := netlink.NewHandleAt(n.ns)
+	h, _ := netlink.NewHandleAt(n.NS)
 	defer h.Close()
 	ipv6 := "/proc/sys/net/ipv6/conf/" + n.Capture + "/disable_ipv6"
 	n.Do(t, func() error { return os.WriteFile(ipv6, []byte("0"), 0) })
-	c := n.link(t, n.Capture)
+	c := n.Link(t, n.Capture)
 	if err := h.LinkSetDown(c); err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +80,11 @@ func TestSetupAndRestore(t *testing.T) {
 	if err := h.AddrAdd(c, ll); err != nil {
 		t.Fatal(err)
 	}
-	l, err := n.open(t, n.Capture, Config{MTU: 9000})
+	l, err := openIn(n, t, n.Capture, Config{MTU: 9000})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := n.link(t, n.Capture).Attrs()
+	a := n.Link(t, n.Capture).Attrs()
 	if a.RawFlags&unix.IFF_UP == 0 || a.MTU != 9000 {
 		t.Fatalf("after Open: flags %#x mtu %d", a.RawFlags, a.MTU)
 	}
@@ -103,7 +103,7 @@ func TestSetupAndRestore(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a = n.link(t, n.Capture).Attrs()
+	a = n.Link(t, n.Capture).Attrs()
 	if a.RawFlags&unix.IFF_UP != 0 || a.MTU != 1500 {
 		t.Fatalf("after Close: flags %#x mtu %d", a.RawFlags, a.MTU)
 	}
@@ -116,7 +116,7 @@ func TestSetupAndRestore(t *testing.T) {
 // TestNotFound checks the error for a missing interface.
 func TestNotFound(t *testing.T) {
 	n := newTestNet(t, 1500)
-	if _, err := n.open(t, "nosuch0", Config{}); !errors.Is(err, ErrNotFound) {
+	if _, err := openIn(n, t, "nosuch0", Config{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("got %v, want ErrNotFound", err)
 	}
 }
@@ -125,9 +125,9 @@ func TestNotFound(t *testing.T) {
 // losing its carrier, come out as events in order.
 func TestEvents(t *testing.T) {
 	n := newTestNet(t, 1500)
-	h, _ := netlink.NewHandleAt(n.ns)
+	h, _ := netlink.NewHandleAt(n.NS)
 	defer h.Close()
-	l, err := n.open(t, n.Capture, Config{})
+	l, err := openIn(n, t, n.Capture, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestEvents(t *testing.T) {
 		}
 		return Event{}
 	}
-	c, s := n.link(t, n.Capture), n.link(t, n.Send)
+	c, s := n.Link(t, n.Capture), n.Link(t, n.Send)
 	if err := h.LinkSetDown(c); err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestEvents(t *testing.T) {
 // reports it (and reports it off before).
 func TestOffloads(t *testing.T) {
 	n := newTestNet(t, 1500)
-	l, err := n.open(t, n.Capture, Config{})
+	l, err := openIn(n, t, n.Capture, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestOffloads(t *testing.T) {
 	}
 	l.Close()
 	n.Do(t, func() error { return setGRO(n.Capture, true) })
-	l, err = n.open(t, n.Capture, Config{})
+	l, err = openIn(n, t, n.Capture, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func setGRO(name string, on bool) error {
 func TestJoinPromisc(t *testing.T) {
 	n := newTestNet(t, 1500)
 	promisc := func() bool {
-		ifc := n.link(t, n.Capture).Attrs()
+		ifc := n.Link(t, n.Capture).Attrs()
 		return ifc.RawFlags&unix.IFF_PROMISC != 0 || ifc.Promisc != 0
 	}
 	if promisc() {
