@@ -2,9 +2,9 @@ package config
 
 import (
 	"net/netip"
-	"reflect"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
