@@ -267,6 +267,15 @@ func AppendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip eight plain bytes at a time: a word with no byte below
+		// 0x20, no '"', no '\\' and no byte from 0x80 on needs nothing.
+		for i+8 <= len(s) && plainWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if plain[c] {
 			i++
@@ -302,6 +311,16 @@ func AppendQuoted(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainWord reports whether the eight bytes of x are all plain: none is
+// below 0x20, '"', '\\' or 0x80 and above. (x - 0x01…01·n) & ^x & 0x80…80
+// is non-zero exactly when some byte of x is below n, for n up to 0x80, and
+// a byte equal to c is a zero byte of x ^ 0x01…01·c.
+func plainWord(x uint64) bool {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	q, bs := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x|(q-ones)&^q|(bs-ones)&^bs|x)&high == 0
 }
 
 // plain marks the ASCII bytes a JSON string holds as they are.
