@@ -175,7 +175,7 @@ func TestTransactions(t *testing.T) {
 			check: func(t *testing.T, rs []*Record) {
 				want(t, rs[0].Reason, "BADVERS")
 				want(t, rs[0].DO, true)
-				want(t, strings.Join(headerFlags(rs[0].RespFlags, rs[0].DO), ","), "RD,RA,DO")
+				want(t, strings.Join(headerFlags(nil, rs[0].RespFlags, rs[0].DO), ","), "RD,RA,DO")
 			},
 		},
 		{

@@ -129,6 +129,10 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 		}
 	}
 	m.end = off
+	if m.an > 0 {
+		// An answer takes at least 11 bytes: no more can follow.
+		m.answers = make([]Answer, 0, min(int(m.an), m.maxAnswers, (len(msg)-off)/11))
+	}
 	for sec, n := range [3]uint16{m.an, m.ns, m.ar} {
 		for range int(n) {
 			off, scratch, err = m.record(msg, off, sec, scratch)
@@ -141,6 +145,19 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 	}
 	m.complete = true
 	return scratch, true
+}
+
+// intern returns name as a string, sharing the first question's or the
+// previous answer's string when it is the same name (answers usually
+// repeat the question's name by a compression pointer).
+func (m *message) intern(name []byte) string {
+	if len(m.questions) > 0 && string(name) == m.questions[0].name {
+		return m.questions[0].name
+	}
+	if n := len(m.answers); n > 0 && string(name) == m.answers[n-1].Name {
+		return m.answers[n-1].Name
+	}
+	return string(name)
 }
 
 func (m *message) fail(err error) {
@@ -193,7 +210,7 @@ func (m *message) record(msg []byte, off, sec int, scratch []byte) (int, []byte,
 		m.answersDropped++
 		return off, scratch, nil
 	}
-	a.Name = string(name)
+	a.Name = m.intern(name)
 	if m.mdns {
 		a.Class &= 0x7FFF // cache-flush bit
 	}

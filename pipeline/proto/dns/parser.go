@@ -116,7 +116,8 @@ func looksLikeDNS(b []byte, hint bool) bool {
 		return false
 	}
 	m := message{maxAnswers: 1}
-	if _, ok := parse(b, &m, make([]byte, 0, 64)); !ok {
+	var scratch [512]byte
+	if _, ok := parse(b, &m, scratch[:0]); !ok {
 		return false
 	}
 	if hint {
@@ -128,6 +129,7 @@ func looksLikeDNS(b []byte, hint bool) bool {
 // NewSession starts the state of one flow.
 func (p *Parser) NewSession(f *flow.Info, emit proto.Emit) proto.Session {
 	s := &Session{cfg: p.cfg, emit: emit, conn: f.Conn, tcp: proto.IsTCP(f), variant: VariantDNS}
+	s.questions = s.qbuf[:0]
 	switch {
 	case f.Conn.Source.Port() == portMDNS || f.Conn.Destination.Port() == portMDNS:
 		s.variant = VariantMDNS

@@ -52,6 +52,7 @@ type Record struct {
 	Anomalies   []string
 
 	queryAt time.Time
+	related [1]string // RelatedHosts' backing array
 }
 
 var (
@@ -90,7 +91,8 @@ func (r *Record) finish() {
 		r.Outcome, r.Reason = "failure", RcodeName(r.Rcode)
 	}
 	if r.Name != "" && r.Name != "." {
-		r.RelatedHosts = append(r.RelatedHosts[:0], r.Name)
+		r.related[0] = r.Name
+		r.RelatedHosts = r.related[:]
 	}
 }
 
@@ -106,13 +108,14 @@ func (r *Record) body(w *event.JSON) {
 	w.Object("dns")
 	w.UintString("id", uint64(r.ID))
 	w.String("op_code", OpcodeName(r.Opcode))
+	var flags [7]string
 	if r.HasResponse {
 		w.String("type", "answer")
-		w.Strings("header_flags", headerFlags(r.RespFlags, r.DO)...)
+		w.Strings("header_flags", headerFlags(flags[:0], r.RespFlags, r.DO)...)
 		w.String("response_code", RcodeName(r.Rcode))
 	} else {
 		w.String("type", "query")
-		w.Strings("header_flags", headerFlags(r.QueryFlags, r.DO)...)
+		w.Strings("header_flags", headerFlags(flags[:0], r.QueryFlags, r.DO)...)
 	}
 	if r.QuestionCount > 0 {
 		w.Object("question")
@@ -128,7 +131,8 @@ func (r *Record) body(w *event.JSON) {
 	}
 	if len(r.Answers) > 0 {
 		w.Array("answers")
-		var ips []string
+		var ipBuf [8]string
+		ips := ipBuf[:0]
 		for i := range r.Answers {
 			a := &r.Answers[i]
 			w.Item()
@@ -177,9 +181,8 @@ func (r *Record) body(w *event.JSON) {
 	w.End()
 }
 
-// headerFlags lists the set flags in ECS's two-letter form.
-func headerFlags(f uint16, do bool) []string {
-	out := make([]string, 0, 7)
+// headerFlags appends the set flags in ECS's two-letter form to out.
+func headerFlags(out []string, f uint16, do bool) []string {
 	for _, x := range [...]struct {
 		bit  uint16
 		name string

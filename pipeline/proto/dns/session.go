@@ -20,10 +20,11 @@ type Session struct {
 	tcp     bool
 	variant string
 
-	pending []*Record
-	scratch []byte
-	streams [2]tcpStream
-	carry   []string // anomalies for the next record (gap, skipped message)
+	pending   []*Record
+	questions []question  // reused by each message's decoding
+	qbuf      [1]question // questions' first backing array
+	streams   [2]tcpStream
+	carry     []string // anomalies for the next record (gap, skipped message)
 }
 
 var _ proto.Session = (*Session)(nil)
@@ -116,9 +117,13 @@ next:
 // message handles one whole DNS message.
 func (s *Session) message(ts time.Time, b []byte) {
 	s.expire(ts)
-	m := message{maxAnswers: s.cfg.MaxAnswers, mdns: s.variant == VariantMDNS}
-	var ok bool
-	s.scratch, ok = parse(b, &m, s.scratch[:0])
+	m := message{maxAnswers: s.cfg.MaxAnswers, mdns: s.variant == VariantMDNS, questions: s.questions[:0]}
+	// Names are decoded into a buffer on the stack (most sessions see one
+	// query and its response: a buffer kept in the session would be grown
+	// anew for each).
+	var scratch [512]byte
+	_, ok := parse(b, &m, scratch[:0])
+	s.questions = m.questions[:0]
 	if !ok {
 		// Not even a header and a question: nothing to pair or report on
 		// its own; say so on the next record.
