@@ -95,8 +95,12 @@ func (f *pcapFeed) tap() func([]byte, gopacket.CaptureInfo, layers.LinkType) {
 		return nil
 	}
 	return func(data []byte, ci gopacket.CaptureInfo, link layers.LinkType) {
-		if err := f.w.Append(data, ci, link); err != nil && f.first == nil {
-			f.first = err
+		if err := f.w.Append(data, ci, link); err != nil {
+			f.mu.Lock() // live capture taps from every worker
+			if f.first == nil {
+				f.first = err
+			}
+			f.mu.Unlock()
 		}
 	}
 }

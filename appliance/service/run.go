@@ -42,6 +42,9 @@ type RunOptions struct {
 	// NoDetect runs no rules and learns no baseline: flow and protocol
 	// records only.
 	NoDetect bool
+	// NoPcapStore keeps no packets (by default every packet the capture
+	// copies goes to the pcap store at pcap_store.dir).
+	NoPcapStore bool
 }
 
 // RunResult is what a live run did.
@@ -175,12 +178,26 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	if err != nil {
 		return res, fmt.Errorf("protocols: %w", err)
 	}
+	var feed *pcapFeed
+	if !o.NoPcapStore {
+		// Every packet the capture copies (after the eBPF cutoff) goes to
+		// the rolling store; when the disk cannot keep up the store drops
+		// and counts rather than stall capture.
+		dir := cfg.PcapStore.Dir
+		if dir == "" {
+			dir = filepath.Join(cfg.Sensor.DataDir, "pcap")
+		}
+		feed = &pcapFeed{dir: dir}
+		if feed.w, err = OpenPcapWriter(cfg, dir, false, feed.report); err != nil {
+			return res, fmt.Errorf("pcap store: %w", err)
+		}
+	}
 	rings := group.Rings()
 	workers := make([]*worker.Worker, len(rings))
 	snaps := make([]snapshot, len(rings))
 	for i, r := range rings {
 		wc := worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal,
-			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}
+			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly, Tap: feed.tap()}
 		if prog != nil {
 			wc.Kernel = kernelCounts{prog}
 		}
@@ -264,6 +281,9 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	}
 	link.Close() // stops the events goroutine
 	bg.Wait()
+	if err := feed.finish(sink.Write, o.Stderr, o.Quiet); err != nil {
+		errs = append(errs, err)
+	}
 	if err := sink.Finish(); err != nil {
 		errs = append(errs, fmt.Errorf("rules and baseline: %w", err))
 	}

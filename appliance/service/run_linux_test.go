@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -265,7 +266,17 @@ func TestLiveEqualsReplay(t *testing.T) {
 			if rel == "recorded/smb_mass_rename.pcap" && !slices.Contains(alerts, "smb-lateral 10.30.1.12") {
 				t.Errorf("live alerts %q lack smb-lateral from 10.30.1.12", alerts)
 			}
-			t.Logf("%d frames, %d records, live alerts %q, workers %+v", len(frames), len(got), alerts, r.res.Workers)
+			// Every captured packet went to the rolling pcap store, which
+			// verifies (file hashes, manifest chain).
+			st, err := OpenPcapStore(cfg, filepath.Join(cfg.Sensor.DataDir, "pcap"))
+			if err != nil {
+				t.Fatalf("pcap store: %v", err)
+			}
+			rep, err := st.Verify(context.Background(), nil)
+			if err != nil || len(rep.Problems) > 0 || rep.Files == 0 {
+				t.Errorf("pcap store verify: %d files, problems %v, err %v", rep.Files, rep.Problems, err)
+			}
+			t.Logf("%d frames, %d records, live alerts %q, pcap store %d files %d bytes, workers %+v", len(frames), len(got), alerts, rep.Files, rep.Bytes, r.res.Workers)
 		})
 	}
 }

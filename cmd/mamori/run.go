@@ -31,6 +31,7 @@ could not start, 3 when records could not be written.`,
 	out := fs.String("o", "", "write NDJSON records to `file`; - for standard output (default: a new file under sensor.data_dir/live)")
 	quiet := fs.Bool("q", false, "print no summary")
 	noDetect := fs.Bool("no-detect", false, "run no rules and learn no baseline: flow and protocol records only")
+	noStore := fs.Bool("no-pcap-store", false, "keep no packets (default: every captured packet goes to the pcap store)")
 	if ok, code := parse(fs, args); !ok {
 		return code
 	}
@@ -46,7 +47,7 @@ could not start, 3 when records could not be written.`,
 	}
 	_, err = service.Run(ctx, service.RunOptions{
 		Config: cfg, Interface: *ifname, Output: *out,
-		Stdout: os.Stdout, Stderr: os.Stderr, Quiet: *quiet, NoDetect: *noDetect,
+		Stdout: os.Stdout, Stderr: os.Stderr, Quiet: *quiet, NoDetect: *noDetect, NoPcapStore: *noStore,
 	})
 	switch {
 	case err == nil:
