@@ -154,7 +154,14 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 		return res, err
 	}
 	res.Output = path
-	sink := &mergedSink{w: ndjson.New(out, path, observer(cfg))}
+	obs := observer(cfg)
+	// NDJSON always; Elasticsearch too when elasticsearch.enabled (through
+	// its disk spool, so capture never waits for the cluster).
+	tee, err := withElasticsearch(ReplayOptions{Stderr: o.Stderr, Quiet: o.Quiet}, cfg, ndjson.New(out, path, obs), obs)
+	if err != nil {
+		return res, err
+	}
+	sink := &mergedSink{w: tee}
 	if !o.NoDetect {
 		// The live service learns the segment for baseline.learn_for, then
 		// detects against it (and keeps learning what did not alert),
@@ -327,7 +334,7 @@ func (k kernelCounts) Cut(fk *flow.Key, final bool) (flow.KernelCounts, bool) {
 // mergedSink is the one output every worker and the monitor write to.
 type mergedSink struct {
 	mu    sync.Mutex
-	w     *ndjson.Writer
+	w     *teeSink
 	stage *Stage // the rules and the baseline; nil with NoDetect
 }
 
