@@ -101,10 +101,16 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	// nothing to escape.
 	b = append(b, `,"reason":"`...)
 	b = append(b, f.Reason.String()...)
-	b = append(b, `"},"source":`...)
-	b = appendEndpoint(b, &f.Source)
-	b = append(b, `,"destination":`...)
-	b = appendEndpoint(b, &f.Destination)
+	b = append(b, `"},"source":{"ip":"`...)
+	srcIP := len(b)
+	b = f.Source.IP.AppendTo(b)
+	srcEnd := len(b)
+	b = appendEndpointRest(b, &f.Source)
+	b = append(b, `,"destination":{"ip":"`...)
+	dstIP := len(b)
+	b = f.Destination.IP.AppendTo(b)
+	dstEnd := len(b)
+	b = appendEndpointRest(b, &f.Destination)
 	b = append(b, `,"network":{"transport":"`...)
 	b = append(b, TransportName(f.Transport)...)
 	if f.IPv6 {
@@ -140,7 +146,24 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	} else {
 		b = append(b, `","final":false},"related":{"ip":`...)
 	}
-	b = appendIPs(b, f.Source.IP, f.Destination.IP)
+	// related.ip as appendIPs writes it, from the addresses' text above.
+	b = append(b, '[')
+	sa, da := f.Source.IP, f.Destination.IP
+	if sa.IsValid() {
+		b = append(b, '"')
+		b = append(b, b[srcIP:srcEnd]...)
+		b = append(b, '"')
+		if da.IsValid() && da != sa {
+			b = append(b, ',', '"')
+			b = append(b, b[dstIP:dstEnd]...)
+			b = append(b, '"')
+		}
+	} else if da.IsValid() {
+		b = append(b, '"')
+		b = append(b, b[dstIP:dstEnd]...)
+		b = append(b, '"')
+	}
+	b = append(b, ']')
 	b = append(b, "},"...)
 	b = appendObserver(b, o, f.Interface)
 

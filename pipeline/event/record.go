@@ -149,6 +149,12 @@ type Endpoint struct {
 func appendEndpoint(b []byte, e *Endpoint) []byte {
 	b = append(b, `{"ip":"`...)
 	b = e.IP.AppendTo(b)
+	return appendEndpointRest(b, e)
+}
+
+// appendEndpointRest appends what follows the address of an endpoint
+// object, from the address's closing quote on.
+func appendEndpointRest(b []byte, e *Endpoint) []byte {
 	b = append(b, '"')
 	if e.HasPort {
 		b = append(b, `,"port":`...)
