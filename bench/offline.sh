@@ -75,11 +75,12 @@ best() {
 
 abs=$(readlink -f "$big")
 bin=$(readlink -f "$out/mamori")
-# Flows only: every protocol parser switched off (the issue-2 figure).
+# Flows only: every protocol parser switched off (the issue-2 figure). Both
+# runs leave the rules out (--no-detect): they time the packet path.
 printf 'protocols:\n  disabled: [all]\n' > "$tmp/flows-only.yaml"
-best 5 env GOMAXPROCS=1 taskset -c 0 "$bin" replay -q -c "$tmp/flows-only.yaml" -o /dev/null "$abs"; t_mamori=$BEST w_mamori=$BEST_WALL
+best 5 env GOMAXPROCS=1 taskset -c 0 "$bin" replay -q --no-detect -c "$tmp/flows-only.yaml" -o /dev/null "$abs"; t_mamori=$BEST w_mamori=$BEST_WALL
 # Full pipeline: reassembly and every parser (the issue-3 figure).
-best 5 env GOMAXPROCS=1 taskset -c 0 "$bin" replay -q -o /dev/null "$abs"; t_full=$BEST w_full=$BEST_WALL
+best 5 env GOMAXPROCS=1 taskset -c 0 "$bin" replay -q --no-detect -o /dev/null "$abs"; t_full=$BEST w_full=$BEST_WALL
 best 5 taskset -c 0 softflowd -r "$abs" -d -6 -m 1048576 -c none -p "$tmp/sf.pid"; t_softflowd=$BEST w_softflowd=$BEST_WALL
 best 1 taskset -c 0 tshark -n -q -r "$abs" -z conv,tcp; t_tshark=$BEST w_tshark=$BEST_WALL
 
