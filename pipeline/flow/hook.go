@@ -34,17 +34,13 @@ type Info struct {
 }
 
 // Info returns the description of the flow in slot, which must be live (as
-// it is during a Hook call). It computes the Community ID: call it once per
-// flow, not per packet.
+// it is during a Hook call), without its identifiers: Conn.FlowID and
+// Conn.CommunityID are filled by Identify, which hashes, so that flows no
+// parser wants cost nothing more.
 func (t *Table) Info(slot int) Info {
 	s := t.slab.at(slot)
 	in := Info{Key: s.key, IfIndex: int(s.ifIndex)}
-	in.Conn = event.Conn{
-		FlowID:      t.flowID(s),
-		CommunityID: CommunityID(t.cfg.CommunityIDSeed, &s.key, s.origIsB),
-		Transport:   s.key.Proto,
-		VLAN:        s.key.VLAN,
-	}
+	in.Conn = event.Conn{Transport: s.key.Proto, VLAN: s.key.VLAN}
 	a := netip.AddrPortFrom(s.key.Addr(false), s.key.PortA)
 	b := netip.AddrPortFrom(s.key.Addr(true), s.key.PortB)
 	if !hasPorts(s.key.Proto) {
@@ -55,6 +51,14 @@ func (t *Table) Info(slot int) Info {
 	}
 	in.Conn.Source, in.Conn.Destination = a, b
 	return in
+}
+
+// Identify fills in.Conn's FlowID and Community ID for the live flow in
+// slot: the identifiers its flow record will carry.
+func (t *Table) Identify(slot int, in *Info) {
+	s := t.slab.at(slot)
+	in.Conn.FlowID = t.flowID(s)
+	in.Conn.CommunityID = CommunityID(t.cfg.CommunityIDSeed, &s.key, s.origIsB)
 }
 
 // ServerPort is the responder's port of a flow key whose originator is

@@ -245,6 +245,7 @@ func (d *Dispatcher) start(slot int, a *app, dir flow.Dir, first []byte) bool {
 		if !d.safeMatch(p, &in, dir, first) {
 			continue
 		}
+		d.table.Identify(slot, &in)
 		a.phase, a.parser, a.limit = phaseActive, i, d.limits[i]
 		idx := i
 		a.sess = p.NewSession(&in, func(r event.Record) {
