@@ -6,53 +6,8 @@ import (
 	"testing"
 
 	"mamori/internal/testenv"
-	"mamori/pipeline/flow"
 	"mamori/pipeline/proto/prototest"
 )
-
-// encodeChunks serialises chunks for the fuzzer: per chunk a flag byte
-// (bit 0 direction, bit 1 gap) and a 2-byte length, then the data (none for
-// a gap, whose length is the gap).
-func encodeChunks(chunks []prototest.Chunk) []byte {
-	var b []byte
-	for _, c := range chunks {
-		data := c.Data
-		for len(data) > 0 || c.Gap > 0 {
-			flag := byte(c.Dir) & 1
-			n := len(data)
-			if c.Gap > 0 {
-				flag |= 2
-				n = c.Gap
-			}
-			n = min(n, 0xffff)
-			b = append(b, flag, byte(n>>8), byte(n))
-			if c.Gap > 0 {
-				c.Gap = 0
-				continue
-			}
-			b = append(b, data[:n]...)
-			data = data[n:]
-		}
-	}
-	return b
-}
-
-func decodeChunks(b []byte) []prototest.Chunk {
-	var out []prototest.Chunk
-	for len(b) >= 3 {
-		flag, n := b[0], int(b[1])<<8|int(b[2])
-		b = b[3:]
-		d := flow.Dir(flag & 1)
-		if flag&2 != 0 {
-			out = append(out, prototest.Chunk{Dir: d, Gap: n})
-			continue
-		}
-		n = min(n, len(b))
-		out = append(out, prototest.C(d, b[:n]))
-		b = b[n:]
-	}
-	return out
-}
 
 // FuzzSession feeds arbitrary chunk sequences, seeded from the real
 // captures' streams and the crafted association: no panic, and every
@@ -61,17 +16,17 @@ func FuzzSession(f *testing.F) {
 	paths, _ := filepath.Glob(filepath.Join(testenv.Pcaps(f), "dicom", "*.pcap*"))
 	for _, path := range paths {
 		for _, s := range prototest.Streams(f, path) {
-			f.Add(encodeChunks(s.Chunks))
+			f.Add(prototest.EncodeFuzzInput(s.Chunks))
 		}
 	}
-	f.Add(encodeChunks(fullAssociation()))
+	f.Add(prototest.EncodeFuzzInput(fullAssociation()))
 	p, err := New(Config{MaxFailureRecords: 4})
 	if err != nil {
 		f.Fatal(err)
 	}
 	info := prototest.TCPInfo("10.0.0.1:50000", "10.0.0.2:104")
 	f.Fuzz(func(t *testing.T, in []byte) {
-		chunks := decodeChunks(in)
+		chunks := prototest.DecodeFuzzInput(in)
 		if len(chunks) > 0 && chunks[0].Gap == 0 {
 			p.Match(info, chunks[0].Dir, chunks[0].Data)
 		}

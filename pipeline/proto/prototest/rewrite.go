@@ -96,3 +96,50 @@ func DecodeChunks(b []byte) []Chunk {
 	}
 	return out
 }
+
+// EncodeFuzzInput serialises chunks for a fuzz target (gaps and 64 KiB
+// chunks included): per chunk a flag byte
+// (bit 0 direction, bit 1 gap) and a 2-byte length, then the data (none for
+// a gap, whose length is the gap).
+func EncodeFuzzInput(chunks []Chunk) []byte {
+	var b []byte
+	for _, c := range chunks {
+		data := c.Data
+		for len(data) > 0 || c.Gap > 0 {
+			flag := byte(c.Dir) & 1
+			n := len(data)
+			if c.Gap > 0 {
+				flag |= 2
+				n = c.Gap
+			}
+			n = min(n, 0xffff)
+			b = append(b, flag, byte(n>>8), byte(n))
+			if c.Gap > 0 {
+				c.Gap = 0
+				continue
+			}
+			b = append(b, data[:n]...)
+			data = data[n:]
+		}
+	}
+	return b
+}
+
+// DecodeFuzzInput is EncodeFuzzInput's inverse for any input: the fuzzer's
+// bytes always make some sequence of chunks.
+func DecodeFuzzInput(b []byte) []Chunk {
+	var out []Chunk
+	for len(b) >= 3 {
+		flag, n := b[0], int(b[1])<<8|int(b[2])
+		b = b[3:]
+		d := flow.Dir(flag & 1)
+		if flag&2 != 0 {
+			out = append(out, Chunk{Dir: d, Gap: n})
+			continue
+		}
+		n = min(n, len(b))
+		out = append(out, C(d, b[:n]))
+		b = b[n:]
+	}
+	return out
+}
