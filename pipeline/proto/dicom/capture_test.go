@@ -1,7 +1,6 @@
 package dicom
 
 import (
-	"encoding/binary"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"mamori/internal/pcaptest"
 	"mamori/internal/testenv"
 	"mamori/pipeline/proto/prototest"
 )
@@ -86,7 +84,7 @@ func TestRealStreamsRobust(t *testing.T) {
 func TestNonStandardPort(t *testing.T) {
 	path := testenv.Pcap(t, "dicom/dcmtk_echo_store_find_reject.pcap")
 	moved := map[uint16]uint16{11112: 40001, 104: 40002, 4242: 40003}
-	out := rewritePorts(t, path, moved)
+	out := prototest.RewritePortMap(t, path, moved)
 	p := newParser(t, Config{})
 	want, got := prototest.Records(t, path, p), prototest.Records(t, out, p)
 	if len(got) != len(want) || len(want) != 5 {
@@ -102,33 +100,6 @@ func TestNonStandardPort(t *testing.T) {
 			t.Errorf("record %d on port %d, want %d", i, gp, moved[port])
 		}
 	}
-}
-
-// rewritePorts writes a copy of an Ethernet/IPv4 capture with TCP ports
-// mapped through m (checksums are left as they were: the decoder does not
-// verify them).
-func rewritePorts(t *testing.T, path string, m map[uint16]uint16) string {
-	t.Helper()
-	frames, infos, link, err := pcaptest.ReadAll(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range frames {
-		if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[14+9] != 6 {
-			continue
-		}
-		th := 14 + int(f[14]&0x0f)*4
-		for _, off := range []int{th, th + 2} {
-			if p, ok := m[binary.BigEndian.Uint16(f[off:])]; ok {
-				binary.BigEndian.PutUint16(f[off:], p)
-			}
-		}
-	}
-	out := filepath.Join(t.TempDir(), filepath.Base(path))
-	if err := pcaptest.WritePcap(out, link, frames, infos); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // tsharkFields are extracted in one tshark run per capture.

@@ -1,7 +1,6 @@
 package hl7
 
 import (
-	"encoding/binary"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"mamori/internal/pcaptest"
 	"mamori/internal/testenv"
 	"mamori/pipeline/proto/prototest"
 )
@@ -81,7 +79,7 @@ func TestNonStandardPort(t *testing.T) {
 	for _, path := range captures(t) {
 		t.Run(stem(path), func(t *testing.T) {
 			moved := map[uint16]uint16{2575: 40001, 6661: 40002}
-			out := rewritePorts(t, path, moved)
+			out := prototest.RewritePortMap(t, path, moved)
 			p := newParser(t, Config{})
 			want, got := prototest.Records(t, path, p), prototest.Records(t, out, p)
 			if len(got) != len(want) || len(want) == 0 {
@@ -99,33 +97,6 @@ func TestNonStandardPort(t *testing.T) {
 			}
 		})
 	}
-}
-
-// rewritePorts writes a copy of an Ethernet/IPv4 capture with TCP ports
-// mapped through m (checksums left as they were: the decoder does not
-// verify them).
-func rewritePorts(t *testing.T, path string, m map[uint16]uint16) string {
-	t.Helper()
-	frames, infos, link, err := pcaptest.ReadAll(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range frames {
-		if len(f) < 14+20 || binary.BigEndian.Uint16(f[12:]) != 0x0800 || f[14+9] != 6 {
-			continue
-		}
-		th := 14 + int(f[14]&0x0f)*4
-		for _, off := range []int{th, th + 2} {
-			if p, ok := m[binary.BigEndian.Uint16(f[off:])]; ok {
-				binary.BigEndian.PutUint16(f[off:], p)
-			}
-		}
-	}
-	out := filepath.Join(t.TempDir(), filepath.Base(path))
-	if err := pcaptest.WritePcap(out, link, frames, infos); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestTshark compares every message with what tshark's HL7 dissector

@@ -18,6 +18,14 @@ import (
 // parsers must recognise by content alone.
 func RewritePorts(tb testing.TB, src string, from, to uint16) string {
 	tb.Helper()
+	return RewritePortMap(tb, src, map[uint16]uint16{from: to})
+}
+
+// RewritePortMap is RewritePorts for several ports at once: every TCP and
+// UDP port that is a key of m becomes its value. It fails the test when no
+// port was rewritten.
+func RewritePortMap(tb testing.TB, src string, m map[uint16]uint16) string {
+	tb.Helper()
 	frames, infos, link, err := pcaptest.ReadAll(src)
 	if err != nil {
 		tb.Fatal(err)
@@ -38,7 +46,9 @@ func RewritePorts(tb testing.TB, src string, from, to uint16) string {
 		off := cap(fr) - cap(hdr) // hdr is a view of fr (NoCopy)
 		h := fr[off:]
 		for _, at := range []int{0, 2} {
-			if binary.BigEndian.Uint16(h[at:]) != from {
+			from := binary.BigEndian.Uint16(h[at:])
+			to, ok := m[from]
+			if !ok {
 				continue
 			}
 			binary.BigEndian.PutUint16(h[at:], to)
@@ -52,7 +62,7 @@ func RewritePorts(tb testing.TB, src string, from, to uint16) string {
 		}
 	}
 	if n == 0 {
-		tb.Fatalf("%s: no port %d to rewrite", src, from)
+		tb.Fatalf("%s: none of the ports %v to rewrite", src, m)
 	}
 	out := filepath.Join(tb.TempDir(), filepath.Base(src))
 	if err := pcaptest.WritePcap(out, link, frames, infos); err != nil {

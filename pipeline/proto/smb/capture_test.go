@@ -5,10 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
-	"mamori/internal/pcaptest"
 	"mamori/internal/testenv"
 	"mamori/pipeline/event"
 	"mamori/pipeline/proto/prototest"
@@ -40,43 +36,6 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// rewritePorts writes a copy of the capture at src with TCP port from
-// replaced by to, in both directions, and returns its path.
-func rewritePorts(t *testing.T, src string, from, to uint16) string {
-	t.Helper()
-	frames, infos, link, err := pcaptest.ReadAll(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, fr := range frames {
-		p := gopacket.NewPacket(fr, link, gopacket.NoCopy)
-		tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if !ok {
-			continue
-		}
-		// With NoCopy the layer's bytes are the frame's: find them by
-		// capacity.
-		off := cap(fr) - cap(tcp.Contents)
-		if tcp.SrcPort == layers.TCPPort(from) {
-			fr[off], fr[off+1] = byte(to>>8), byte(to)
-			n++
-		}
-		if tcp.DstPort == layers.TCPPort(from) {
-			fr[off+2], fr[off+3] = byte(to>>8), byte(to)
-			n++
-		}
-	}
-	if n == 0 {
-		t.Fatalf("no TCP port %d in %s", from, src)
-	}
-	out := filepath.Join(t.TempDir(), filepath.Base(src))
-	if err := pcaptest.WritePcap(out, link, frames, infos); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // withoutConn drops the flow identity (ports change the community id and
 // flow id) so records of a rewritten capture compare with the original's.
 func withoutConn(recs []event.Record) []byte {
@@ -106,7 +65,7 @@ func TestNonStandardPorts(t *testing.T) {
 			t.Parallel()
 			p, _ := New(Config{})
 			want := prototest.Records(t, tc.capture, p)
-			moved := rewritePorts(t, testenv.Pcap(t, tc.capture), 445, tc.to)
+			moved := prototest.RewritePorts(t, testenv.Pcap(t, tc.capture), 445, tc.to)
 			got := prototest.Records(t, moved, p)
 			if len(got) != len(want) {
 				t.Fatalf("port %d: %d records, want %d", tc.to, len(got), len(want))

@@ -2,7 +2,6 @@ package tls
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -13,10 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
-	"mamori/internal/pcaptest"
 	"mamori/internal/testenv"
 	"mamori/pipeline/event"
 	"mamori/pipeline/proto/prototest"
@@ -393,45 +388,6 @@ func TestFoxIOJA4(t *testing.T) {
 	}
 }
 
-// rewritePorts writes a copy of the capture with TCP port from changed to
-// to, fixing the TCP checksum incrementally (RFC 1624).
-func rewritePorts(t *testing.T, src string, from, to uint16) string {
-	t.Helper()
-	frames, infos, link, err := pcaptest.ReadAll(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := 0
-	for _, fr := range frames {
-		pkt := gopacket.NewPacket(fr, link, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
-		tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		if !ok || len(tcp.Contents) < 18 {
-			continue
-		}
-		h := fr[cap(fr)-cap(tcp.Contents):]
-		for _, off := range []int{0, 2} {
-			if binary.BigEndian.Uint16(h[off:]) != from {
-				continue
-			}
-			binary.BigEndian.PutUint16(h[off:], to)
-			sum := uint32(^binary.BigEndian.Uint16(h[16:])) + uint32(^from) + uint32(to)
-			for sum>>16 != 0 {
-				sum = sum&0xffff + sum>>16
-			}
-			binary.BigEndian.PutUint16(h[16:], ^uint16(sum))
-			changed++
-		}
-	}
-	if changed == 0 {
-		t.Fatalf("%s: no port %d", src, from)
-	}
-	out := filepath.Join(t.TempDir(), filepath.Base(src))
-	if err := pcaptest.WritePcap(out, link, frames, infos); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // TestNonStandardPort moves real captures' servers off 443: the same TLS
 // records come out (only ports and the ids derived from them change), and
 // tshark, told to decode the new port as TLS, still agrees.
@@ -446,7 +402,7 @@ func TestNonStandardPort(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s-%d", stem(tc.capture), tc.port), func(t *testing.T) {
-			moved := rewritePorts(t, testenv.Pcap(t, tc.capture), 443, tc.port)
+			moved := prototest.RewritePorts(t, testenv.Pcap(t, tc.capture), 443, tc.port)
 			orig, got := records(t, testenv.Pcap(t, tc.capture)), records(t, moved)
 			if len(orig) == 0 || len(got) != len(orig) {
 				t.Fatalf("%d records on 443, %d on %d", len(orig), len(got), tc.port)
