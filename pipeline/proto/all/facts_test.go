@@ -3,6 +3,7 @@ package all
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"mamori/internal/testenv"
@@ -152,26 +153,5 @@ func TestFactsFromRealCaptures(t *testing.T) {
 }
 
 func containsFold(list []string, want string) bool {
-	for _, s := range list {
-		if len(s) == len(want) && equalFold(s, want) {
-			return true
-		}
-	}
-	return false
-}
-
-func equalFold(a, b string) bool {
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
+	return slices.ContainsFunc(list, func(s string) bool { return strings.EqualFold(s, want) })
 }
