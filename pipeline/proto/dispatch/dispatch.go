@@ -92,7 +92,8 @@ type Dispatcher struct {
 	out      proto.Emit
 	decorate func(*flow.Info)
 
-	flows    []*app // by flow slot
+	flows    []*app    // by flow slot
+	info     flow.Info // the flow start considers
 	pool     []*app
 	buffered int
 	c        Counters
@@ -237,18 +238,22 @@ func (d *Dispatcher) udp(slot int, dir flow.Dir, p *decode.Packet, ts int64) {
 // start picks a parser from the first payload; it reports whether one took
 // the flow.
 func (d *Dispatcher) start(slot int, a *app, dir flow.Dir, first []byte) bool {
-	in := d.table.Info(slot)
+	// Match sees the dispatcher's own Info: a flow no parser wants costs no
+	// allocation. A session gets a copy it may keep.
+	d.info = d.table.Info(slot)
 	if d.decorate != nil {
-		d.decorate(&in)
+		d.decorate(&d.info)
 	}
 	for i, p := range d.parsers {
-		if !d.safeMatch(p, &in, dir, first) {
+		if !d.safeMatch(p, &d.info, dir, first) {
 			continue
 		}
-		d.table.Identify(slot, &in)
+		in := new(flow.Info)
+		*in = d.info
+		d.table.Identify(slot, in)
 		a.phase, a.parser, a.limit = phaseActive, i, d.limits[i]
 		idx := i
-		a.sess = p.NewSession(&in, func(r event.Record) {
+		a.sess = p.NewSession(in, func(r event.Record) {
 			d.c.Records[idx]++
 			d.out(r)
 		})
