@@ -31,6 +31,14 @@
 // package's only global side effect. gopacket's own enum tables are not
 // modified.
 //
+// One shape is decoded without the layer walk: untagged Ethernet → IPv4
+// without options, unfragmented → TCP or UDP, every header whole and
+// consistent (fast.go). It is most of a LAN's frames and the walk costs
+// several times more than reading those four headers. Anything else, and
+// every frame that would be an error, goes to the parsers. The fast path
+// must fill the Packet exactly as the parsers do: FuzzDecode and
+// TestFastPathAgrees compare the two on every input.
+//
 // # Concurrency
 //
 // A Decoder is owned by one goroutine (one pipeline worker) and is not

@@ -23,9 +23,10 @@ var fuzzCaptures = []string{
 }
 
 // FuzzDecode feeds arbitrary bytes and link types to one long-lived
-// Decoder. Decode must not panic, must return one of the sentinels, and
-// on success must keep the Packet invariants of doc.go and agree with a
-// fresh Decoder (no state leaks from one frame to the next).
+// Decoder. Decode must not panic, must return one of the sentinels, must
+// agree with a Decoder that has its fast path off, and on success must
+// keep the Packet invariants of doc.go and agree with a fresh Decoder (no
+// state leaks from one frame to the next).
 func FuzzDecode(f *testing.F) {
 	for _, tc := range append(validCases(), errorCases()...) {
 		f.Add(tc.data, uint16(linkOr(tc.link)))
@@ -55,6 +56,15 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, link uint16) {
 		var p Packet
 		err := d.Decode(data, layers.LinkType(link), &p)
+		// The fast path must agree with the gopacket layers on every input.
+		slow := New()
+		slow.gopacketOnly = true
+		var ps Packet
+		if errSlow := slow.Decode(data, layers.LinkType(link), &ps); errSlow != err {
+			t.Fatalf("fast path: %v, gopacket layers: %v", err, errSlow)
+		} else if err == nil && !reflect.DeepEqual(p, ps) {
+			t.Fatalf("fast path and gopacket layers differ:\n%+v\n%+v", p, ps)
+		}
 		if d.Counters.Unexpected != 0 {
 			t.Fatalf("a gopacket layer failed after our checks passed (err %v)", err)
 		}
