@@ -1,7 +1,9 @@
 package flow
 
 import (
+	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"testing"
@@ -78,4 +80,27 @@ func protoName(p uint8) string {
 		return "sctp"
 	}
 	return "proto"
+}
+
+// TestLessIsByteOrder checks the word-wise endpoint order against
+// bytes.Compare on random and near-equal addresses.
+func TestLessIsByteOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 100000 {
+		var a, b [16]byte
+		for j := range a {
+			a[j] = byte(r.UintN(3)) // few values: many equal prefixes
+			b[j] = byte(r.UintN(3))
+		}
+		if i%4 == 0 {
+			b = a
+			b[r.UintN(16)] ^= byte(1 << r.UintN(8))
+		}
+		pa, pb := uint16(r.UintN(3)), uint16(r.UintN(3))
+		c := bytes.Compare(a[:], b[:])
+		want := c < 0 || (c == 0 && pa <= pb)
+		if got := less(a, b, pa, pb); got != want {
+			t.Fatalf("less(%x, %x, %d, %d) = %v, want %v", a, b, pa, pb, got, want)
+		}
+	}
 }

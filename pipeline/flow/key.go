@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"mamori/pipeline/decode"
@@ -144,10 +145,12 @@ func packetKey(p *decode.Packet) (k Key, fromB, oneWay bool) {
 // less orders endpoints by address, then port (the Community ID order).
 // Equal endpoints count as ordered.
 func less(a, b [16]byte, pa, pb uint16) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
+	// Two big-endian words compare like the 16 bytes one by one.
+	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
+		return x < y
+	}
+	if x, y := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]); x != y {
+		return x < y
 	}
 	return pa <= pb
 }
