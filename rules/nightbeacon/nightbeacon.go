@@ -53,8 +53,15 @@ type Detector struct {
 	eps    *rules.Episodes[key]
 	now    time.Time
 	sweep  time.Time // next sweep of expired state (once a minute)
+	// oldest is at most the last beat of every series (a series' last
+	// only grows): a sweep can find nothing to drop before
+	// oldest+4·MaxPeriod, and then skips the walk over every series.
+	oldest time.Time
 
 	dropped uint64
+	skipped uint64 // beats not scored (see series.slack)
+	// scoreAll scores every beat (tests compare it with the skipping).
+	scoreAll bool
 }
 
 type key struct {
@@ -78,6 +85,10 @@ type series struct {
 	cids  []event.CommunityID
 	name  string
 	last  time.Time
+	// slack is how many more intervals must come before the series can
+	// pass the single-period test, which it failed when last scored (see
+	// Score.Cluster); until then a beat is not scored.
+	slack int
 }
 
 // New returns the rule's detector. base may be nil (no baseline).
@@ -233,6 +244,9 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		}
 		s = &series{}
 		d.series[k] = s
+		if d.oldest.IsZero() || at.Before(d.oldest) {
+			d.oldest = at
+		}
 	}
 	if name != "" {
 		s.name = name
@@ -256,8 +270,16 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	case i == 0 && len(s.times) > 0:
 		return // older than the series kept: ignore
 	case i == len(s.times) && i > 0 && at.Sub(s.times[i-1]) > 4*d.cfg.MaxPeriod:
-		s.times, s.sizes, s.total = s.times[:0], s.sizes[:0], 0 // a new series
+		s.times, s.sizes, s.total, s.slack = s.times[:0], s.sizes[:0], 0, 0 // a new series
 		i = 0
+	}
+	// A beat after the last one adds one interval; one between two beats
+	// replaces an interval by two. (Dropping the oldest beat below only
+	// removes one.)
+	if i > 0 && i < len(s.times) {
+		s.slack -= 2
+	} else {
+		s.slack--
 	}
 	s.total++
 	s.times = slices.Insert(s.times, i, at)
@@ -270,6 +292,10 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	s.flows = rules.Sample(s.flows, id, 16)
 	if !cid.IsZero() {
 		s.cids = rules.Sample(s.cids, cid, 16)
+	}
+	if s.slack > 0 && !d.scoreAll {
+		d.skipped++
+		return // cannot pass the single-period test yet: not worth scoring
 	}
 	d.check(k, s, raise, false)
 }
@@ -292,7 +318,15 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 		return
 	}
 	sc := score(s.times, s.sizes, d.cfg.MaxJitter)
-	if sc.Period < d.cfg.MinPeriod || sc.Period > d.cfg.MaxPeriod || sc.Single < sc.Intervals-max(1, sc.Intervals/5) {
+	need := sc.Intervals - max(1, sc.Intervals/5)
+	if sc.Single < need {
+		// Each interval that comes adds at most one to the best cluster
+		// of single intervals, and need never falls while the series
+		// lasts: until need-Cluster more have come, Single stays short.
+		s.slack = need - sc.Cluster
+		return
+	}
+	if sc.Period < d.cfg.MinPeriod || sc.Period > d.cfg.MaxPeriod {
 		return
 	}
 	// Even sizes and even timing alert at MinBeats; uneven sizes need twice
@@ -401,9 +435,15 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 		return
 	}
 	d.sweep = d.now.Add(time.Minute)
+	if d.now.Sub(d.oldest) <= 4*d.cfg.MaxPeriod {
+		return // no series can have expired
+	}
+	d.oldest = time.Time{}
 	for k, s := range d.series {
 		if d.now.Sub(s.last) > 4*d.cfg.MaxPeriod && d.eps.Get(k) == nil {
 			delete(d.series, k)
+		} else if d.oldest.IsZero() || s.last.Before(d.oldest) {
+			d.oldest = s.last
 		}
 	}
 }

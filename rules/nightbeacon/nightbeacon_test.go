@@ -2,9 +2,12 @@ package nightbeacon
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -303,4 +306,115 @@ func TestRotatingAddresses(t *testing.T) {
 	if a.Key != "beacon/10.10.3.21>evil-updates.example:443" || a.Destination.Domain != "cdn-7.evil-updates.example" || !a.Destination.IP.IsValid() {
 		t.Errorf("alert %s → %+v", a.Key, a.Destination)
 	}
+}
+
+// mixedNight is a night of beacons (of various periods and jitter, with
+// missed beats) and irregular connections, between many pairs and
+// delivered as a worker does: each flow record when its flow ends, so not
+// in start order.
+func mixedNight(r *rand.Rand, pairs int) []event.Record {
+	var recs []event.Record
+	for i := range pairs {
+		src := fmt.Sprintf("10.10.3.%d", 10+i%7)
+		dst := fmt.Sprintf("198.51.100.%d", i%250)
+		start := nightTime.Add(-4*time.Hour + time.Duration(r.IntN(3600))*time.Second)
+		period := time.Duration(20+r.IntN(600)) * time.Second
+		var flows []event.Record
+		switch i % 3 {
+		case 0:
+			flows = beacon(r, src, dst, start, period, 60, 0.4*r.Float64(), 0.2*r.Float64())
+		case 1:
+			flows = human(r, src, dst, start, period, 60)
+		default: // a beacon that turns irregular half way
+			flows = beacon(r, src, dst, start, period, 30, 0.1, 0)
+			flows = append(flows, human(r, src, dst, start.Add(30*period), period, 30)...)
+		}
+		for _, f := range flows {
+			f := f.(*event.Flow)
+			f.End = f.Start.Add(time.Duration(r.Float64() * 3 * float64(period)))
+		}
+		recs = append(recs, flows...)
+	}
+	slices.SortStableFunc(recs, func(a, b event.Record) int { return a.Time().Compare(b.Time()) })
+	return recs
+}
+
+// TestSkipChangesNothing: not scoring the beats that cannot pass the
+// single-period test yet (Score.Cluster) changes no alert: a detector that
+// scores every beat raises exactly the same ones.
+func TestSkipChangesNothing(t *testing.T) {
+	alerts, skipped := 0, uint64(0)
+	for seed := range 4 {
+		recs := mixedNight(rand.New(rand.NewPCG(uint64(seed), 11)), 60)
+		fast := newDet(t, Config{}, nil)
+		got := rulestest.Run(fast, recs, 0)
+		slow := newDet(t, Config{}, nil)
+		slow.scoreAll = true
+		want := rulestest.Run(slow, recs, 0)
+		// (Episodes that end together end in map order: compare sorted.)
+		if g, w := sortedLines(rulestest.NDJSON(got)), sortedLines(rulestest.NDJSON(want)); g != w {
+			t.Fatalf("seed %d: skipping changed the alerts:\n%s\nscoring every beat:\n%s", seed, rulestest.Summary(got), rulestest.Summary(want))
+		}
+		alerts += len(got)
+		skipped += fast.skipped
+	}
+	if alerts == 0 || skipped == 0 {
+		t.Errorf("%d alerts, %d beats skipped: the comparison proves nothing", alerts, skipped)
+	}
+	t.Logf("%d alerts, %d beats skipped", alerts, skipped)
+}
+
+func sortedLines(b []byte) string {
+	lines := strings.Split(string(b), "\n")
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestCluster: Cluster bounds Single whatever the period: no period P
+// counts more intervals within MaxJitter·P of it.
+func TestCluster(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for range 2000 {
+		n := 3 + r.IntN(maxBeats-2)
+		times := make([]time.Time, n)
+		at := midnight
+		for i := range times {
+			times[i] = at
+			at = at.Add(time.Duration((0.5 + r.ExpFloat64()*float64(1+r.IntN(3))) * float64(time.Minute)))
+		}
+		sc := score(times, make([]uint64, n), 0.3)
+		for i := 1; i < n; i++ { // every interval, and its ends of the window, as the period
+			d := times[i].Sub(times[i-1]).Seconds()
+			for _, p := range []float64{d, d / 1.3, d / 0.7} {
+				single := 0
+				for j := 1; j < n; j++ {
+					if x := times[j].Sub(times[j-1]).Seconds(); math.Abs(x-p) <= 0.3*p {
+						single++
+					}
+				}
+				if single > sc.Cluster {
+					t.Fatalf("period %.3fs counts %d single intervals, Cluster is %d", p, single, sc.Cluster)
+				}
+			}
+		}
+		if sc.Single > sc.Cluster {
+			t.Fatalf("Single %d > Cluster %d", sc.Single, sc.Cluster)
+		}
+	}
+}
+
+// BenchmarkObserve is the cost per flow record of the rule on nights of
+// beacons and irregular traffic between many pairs.
+func BenchmarkObserve(b *testing.B) {
+	recs := mixedNight(rand.New(rand.NewPCG(1, 1)), 600)
+	site := rulestest.Site(b, site)
+	b.ResetTimer()
+	for b.Loop() {
+		d, err := New(Config{}, site, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rulestest.Run(d, recs, 10*time.Second)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
