@@ -1,0 +1,292 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"mamori/appliance/config"
+	"mamori/appliance/service"
+	"mamori/internal/testenv"
+	"mamori/pipeline/event"
+	"mamori/rules/rulestest"
+)
+
+// maxUpdates is the most records one alert episode may write: an alert is
+// updated as its episode grows, never once per flow.
+const maxUpdates = 12
+
+// TestPacketScenarios renders simulated hospitals as captures, learns a
+// baseline from their normal days with `mamori baseline learn`'s code
+// (service.Learn), replays the attack day with `mamori replay --baseline`'s
+// (service.Replay) and checks, per rule over the seeds, recall and
+// precision against the labels, that no near miss alerts and that no
+// episode floods.
+func TestPacketScenarios(t *testing.T) {
+	seeds := []uint64{1, 2, 3}
+	if testing.Short() || raceEnabled {
+		seeds = seeds[:1]
+	}
+	found, total := map[string]int{}, map[string]int{}
+	good, all := map[string]int{}, map[string]int{}
+	for _, seed := range seeds {
+		s := Generate(Config{Seed: seed})
+		alerts, updates := detect(t, s)
+		sc := &rulestest.Scenario{Labels: s.Labels}
+		recall, precision, near, unmatched := sc.Score(alerts)
+		lp, lb, ap, ab := s.Packets()
+		t.Logf("seed %d: learn %d packets (%.1f MB), attack %d packets (%.1f MB), %d alerts; recall %s precision %s",
+			seed, lp, float64(lb)/1e6, ap, float64(ab)/1e6, len(alerts), fmtMap(recall), fmtMap(precision))
+		for _, n := range near {
+			t.Errorf("seed %d: near miss alerted: %s", seed, n)
+		}
+		for _, u := range unmatched {
+			t.Errorf("seed %d: alert matches no label: %s", seed, u)
+		}
+		for id, n := range updates {
+			if n > maxUpdates {
+				t.Errorf("seed %d: alert %s written %d times (a flood)", seed, id, n)
+			}
+		}
+		episodes := map[string]int{}
+		for _, a := range alerts {
+			episodes[a.Rule.ID]++
+		}
+		for _, l := range s.Labels {
+			if !l.NearMiss {
+				total[l.Rule]++
+			}
+		}
+		for rule, v := range recall {
+			n := 0
+			for _, l := range s.Labels {
+				if !l.NearMiss && l.Rule == rule {
+					n++
+				}
+			}
+			found[rule] += int(v*float64(n) + 0.5)
+			if v < 1 {
+				t.Logf("seed %d: %s missed %d of %d labelled episodes", seed, rule, n-int(v*float64(n)+0.5), n)
+			}
+		}
+		for rule, v := range precision {
+			all[rule] += episodes[rule]
+			good[rule] += int(v*float64(episodes[rule]) + 0.5)
+		}
+	}
+	for _, rule := range []string{"rdp-scan", "smb-lateral", "night-beacon", "new-external-peer", "maintenance-window", "segment-policy"} {
+		if total[rule] == 0 {
+			t.Errorf("%s: no labelled attack in the scenarios", rule)
+			continue
+		}
+		rec := float64(found[rule]) / float64(total[rule])
+		prec := 1.0
+		if all[rule] > 0 {
+			prec = float64(good[rule]) / float64(all[rule])
+		}
+		t.Logf("%-19s recall %.2f (%d/%d)  precision %.2f (%d/%d)", rule, rec, found[rule], total[rule], prec, good[rule], all[rule])
+		if rec < 0.95 {
+			t.Errorf("%s: recall %.2f < 0.95", rule, rec)
+		}
+		if prec < 0.95 {
+			t.Errorf("%s: precision %.2f < 0.95", rule, prec)
+		}
+	}
+}
+
+// detect writes the scenario, learns on its normal days and replays its
+// attack day through the packet path; it returns the alerts (latest
+// update of each episode) and how many records each episode wrote.
+func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int) {
+	t.Helper()
+	files, err := s.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(files.Site)
+	if err != nil {
+		t.Fatalf("seed %d: site: %v\n%s", s.Config.Seed, err, s.Site)
+	}
+	base := filepath.Join(filepath.Dir(files.Site), "baseline.json.gz")
+	var errb bytes.Buffer
+	ctx := context.Background()
+	if _, err := service.Learn(ctx, service.LearnOptions{Config: cfg, Files: files.Learn, Output: base, Stderr: &errb, Quiet: true}); err != nil {
+		t.Fatalf("learn: %v\n%s", err, errb.String())
+	}
+	out := &alertLines{updates: map[string]int{}}
+	res, err := service.Replay(ctx, service.ReplayOptions{Config: cfg, Files: []string{files.Attack}, Output: "-",
+		Stdout: out, Stderr: &errb, Quiet: true, Detect: &service.DetectOptions{Detect: true, Baseline: base}})
+	if err != nil {
+		t.Fatalf("replay: %v\n%s", err, errb.String())
+	}
+	if res.Stage == nil {
+		t.Fatal("replay ran no records stage")
+	}
+	if out.err != nil {
+		t.Fatal(out.err)
+	}
+	return res.Stage.Alerts(), out.updates
+}
+
+// alertLines reads NDJSON and counts the records of each alert episode.
+type alertLines struct {
+	rest    []byte
+	updates map[string]int
+	err     error
+}
+
+func (w *alertLines) Write(p []byte) (int, error) {
+	w.rest = append(w.rest, p...)
+	for {
+		i := bytes.IndexByte(w.rest, '\n')
+		if i < 0 {
+			break
+		}
+		line := w.rest[:i]
+		if bytes.Contains(line, []byte(`"kind":"alert"`)) {
+			var doc struct {
+				Event struct{ ID string } `json:"event"`
+			}
+			if err := json.Unmarshal(line, &doc); err != nil && w.err == nil {
+				w.err = fmt.Errorf("alert is not JSON: %w: %s", err, line)
+			}
+			w.updates[doc.Event.ID]++
+		}
+		w.rest = w.rest[i+1:]
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*alertLines)(nil)
+
+func fmtMap(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%.2f ", k, m[k])
+	}
+	return b.String()
+}
+
+// sample renders one conversation of every kind the scenarios use into
+// one small capture.
+func sample(t *testing.T) (*hospital, string) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(7, 7))
+	h := newHospital(r, Config{Workstations: 12})
+	h.windowDays = []time.Weekday{time.Tuesday}
+	cp := &capture{}
+	h.w = &wire{cap: cp, r: r, internal: h.internal}
+	t0 := time.Date(2026, 4, 7, 9, 0, 0, 0, Tokyo)
+	step := func() time.Time { t0 = t0.Add(time.Minute); return t0 }
+	h.logon(step(), h.ws[0])
+	h.fileWork(step(), h.ws[0], 2)
+	h.workday(h.ws[1], time.Date(2026, 4, 7, 0, 0, 0, 0, Tokyo), t0.Add(2*time.Hour), false, 9*60+10, 10*60+50)
+	h.dicomStore(step(), h.modalities[0], 2)
+	h.hl7Link(step(), h.ehr[0], h.hl7, "EHR", "HL7ENGINE", 5*time.Minute)
+	h.pacsView(step(), h.ws[2])
+	h.tlsSession(step(), h.av, h.avCloud, 443, h.avName, 1000, 100_000, 10*time.Second)
+	h.rdpSession(step(), h.admins[0].ip, h.ehr[1], h.adminRDPPort, h.admins[0].user, 5*time.Minute, 1_000_000)
+	h.rdpProbe(step(), h.ws[3].ip, h.deptPCs[0].ip, 3389, "Administr", false)
+	h.rdpProbe(step(), h.ws[3].ip, h.deptPCs[1].ip, 3389, "Administr", true)
+	h.w.refused(ap(h.ws[3].ip, 50000), ap(h.deptPCs[2].ip, 3389), step())
+	h.w.unanswered(ap(h.ws[3].ip, 50001), ap(h.deptPCs[3].ip, 3389), step())
+	h.psexecTo(step(), h.ws[4], h.ws[5], "svc-helpdesk")
+	h.smbPush(step(), h.admins[0], h.ws[6], "patch.msi")
+	h.encryptShare(step(), h.ws[7], 3, "locked")
+	h.vendorSession(step(), h.ehr[0], 10*time.Minute)
+	h.exchange(step(), h.ehr[0], h.db, 1433, tdsReq, tdsResp, 3, time.Minute)
+	h.w.udp(ap(h.dc[0], 123), ap(h.ntp, 123), step(), ntpPacket(false), ntpPacket(true))
+	h.w.udp(ap(h.mon, 50002), ap(h.db, 161), step(), snmpGet, snmpRsp)
+	path := filepath.Join(t.TempDir(), "sample.pcap")
+	if err := cp.write(path); err != nil {
+		t.Fatal(err)
+	}
+	return h, path
+}
+
+// TestTshark cross-checks the rendered packets with Wireshark's
+// dissectors: no frame is malformed or has an error (bad checksums
+// included), and the names written into the payloads (TLS SNI, the RDP
+// cookie, SMB2 tree paths and file names, the NTLM user, svcctl calls,
+// DNS names, HTTP Host, DICOM AE titles, HL7 message types) are what
+// tshark reads.
+func TestTshark(t *testing.T) {
+	tshark := testenv.RequireTool(t, "tshark")
+	h, path := sample(t)
+	run := func(filter string, fs ...string) []string {
+		args := []string{"-r", path, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+			"-d", fmt.Sprintf("tcp.port==%d,dicom", h.dicomPort), "-d", fmt.Sprintf("tcp.port==%d,hl7", h.hl7Port),
+			"-d", fmt.Sprintf("tcp.port==%d,tpkt", h.adminRDPPort), "-Y", filter, "-T", "fields", "-E", "occurrence=a", "-E", "separator=|"}
+		for _, f := range fs {
+			args = append(args, "-e", f)
+		}
+		out, err := exec.Command(tshark, args...).Output()
+		if err != nil {
+			t.Fatalf("tshark %s: %v", filter, err)
+		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	if bad := run("_ws.malformed || _ws.expert.severity >= error", "frame.number", "_ws.col.info"); len(bad) > 1 || bad[0] != "" {
+		t.Errorf("tshark finds malformed or erroneous frames: %q", bad[:min(len(bad), 10)])
+	}
+	names := []string{"tls.handshake.extensions_server_name", "rdp.rt_cookie", "smb2.tree", "smb2.filename", "ntlmssp.auth.username",
+		"svcctl.opnum", "dns.qry.name", "http.host", "dicom.assoc.ae.calling", "hl7.message.type", "smb2.file_rename_info"}
+	seen := map[string]map[string]bool{}
+	for _, line := range run("tls || rdp || smb2 || ntlmssp || svcctl || dns || http || dicom || hl7", names...) {
+		for i, v := range strings.Split(line, "|") {
+			if seen[names[i]] == nil {
+				seen[names[i]] = map[string]bool{}
+			}
+			for _, x := range strings.Split(v, ",") {
+				seen[names[i]][strings.TrimSpace(x)] = true
+			}
+		}
+	}
+	for _, c := range []struct{ field, want string }{
+		{"tls.handshake.extensions_server_name", h.ehrName},
+		{"tls.handshake.extensions_server_name", h.avName},
+		{"rdp.rt_cookie", "Cookie: mstshash=Administr"},
+		{"rdp.rt_cookie", "Cookie: mstshash=" + h.admins[0].user},
+		{"smb2.tree", `\\` + h.fsName + `\` + h.ws[0].share},
+		{"smb2.tree", `\\` + h.ws[5].ip.String() + `\ADMIN$`},
+		{"smb2.filename", "PSEXESVC.exe"},
+		{"smb2.filename", "svcctl"},
+		{"ntlmssp.auth.username", "svc-helpdesk"},
+		{"svcctl.opnum", "12"},
+		{"svcctl.opnum", "19"},
+		{"dns.qry.name", h.ehrName},
+		{"http.host", h.pacsWeb},
+		{"dicom.assoc.ae.calling", h.modalities[0].name},
+		{"hl7.message.type", "ACK"},
+	} {
+		if !seen[c.field][c.want] {
+			t.Errorf("%s: tshark does not see %q (it sees %v)", c.field, c.want, keys(seen[c.field], 8))
+		}
+	}
+}
+
+func keys(m map[string]bool, n int) []string {
+	var out []string
+	for k := range m {
+		if len(out) == n {
+			break
+		}
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
