@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"mamori/appliance/api"
 	"mamori/pipeline/baseline"
 	"mamori/pipeline/flow"
 	"mamori/pipeline/output/elasticsearch"
@@ -54,6 +55,9 @@ type Config struct {
 	// Elasticsearch ships records to a cluster (off by default: NDJSON
 	// files stay the output); its spool: section sizes the disk spool.
 	Elasticsearch elasticsearch.Config `yaml:"elasticsearch"`
+	// API is the appliance's authenticated HTTP API and triage console
+	// (off unless api.listen is set).
+	API api.Config `yaml:"api"`
 
 	// File is where the configuration came from ("(embedded defaults)"
 	// when none was given).
@@ -182,6 +186,7 @@ func (c *Config) sections() []section {
 		{"rules", c.Rules.Validate},
 		{"baseline", c.Baseline.Validate},
 		{"elasticsearch", c.Elasticsearch.Validate},
+		{"api", c.API.Validate},
 		{"", c.Site.Validate}, // top-level keys: its errors carry their own path
 	}
 }

@@ -29,6 +29,7 @@ var commands = []command{
 	{"rules", "list the detection rules: ATT&CK techniques, severity, English and Japanese text", runRules},
 	{"pcap", "query, verify and package the stored packets (forensic pcap store)", runPcap},
 	{"es", "install Elasticsearch templates, ILM policy and Kibana dashboards; check the cluster", runES},
+	{"api", "manage the tokens of the HTTP API and triage console (viewer, analyst, investigator)", runAPI},
 	{"config", "print the embedded default configuration, or check a configuration file", runConfig},
 	{"version", "print mamori's version", runVersion},
 }
