@@ -5,6 +5,7 @@ FUZZTIME ?= 30s
 FUZZMINTIME ?= 2s
 PKGS     := ./...
 SAMPLE   := testdata/pcaps/recorded/*.pcap
+PREFIX   ?= /usr/local
 
 .DEFAULT_GOAL := build
 
@@ -57,6 +58,18 @@ generate: ## regenerate generated files (go generate)
 
 .PHONY: check
 check: lint test ## lint and test
+
+.PHONY: install
+install: build ## install bin/mamori, the systemd unit and (when absent) /etc/mamori/mamori.yaml; DESTDIR and PREFIX as usual
+	install -D -m 0755 bin/mamori $(DESTDIR)$(PREFIX)/bin/mamori
+	install -d -m 0755 $(DESTDIR)/etc/systemd/system $(DESTDIR)$(PREFIX)/share/doc/mamori
+	sed 's#/usr/local/bin/mamori#$(PREFIX)/bin/mamori#g' appliance/systemd/mamori.service > $(DESTDIR)/etc/systemd/system/mamori.service
+	install -m 0644 README.md examples/hospital-500.yaml $(DESTDIR)$(PREFIX)/share/doc/mamori/
+	test -e $(DESTDIR)/etc/mamori/mamori.yaml || { install -d -m 0750 $(DESTDIR)/etc/mamori && \
+	  bin/mamori config > $(DESTDIR)/etc/mamori/mamori.yaml && chmod 0640 $(DESTDIR)/etc/mamori/mamori.yaml; }
+	@echo "next: set capture.interface, networks and the site facts in /etc/mamori/mamori.yaml"
+	@echo "      (example: $(PREFIX)/share/doc/mamori/hospital-500.yaml), then"
+	@echo "      systemctl daemon-reload && systemctl enable --now mamori"
 
 .PHONY: clean
 clean: ## remove build outputs
