@@ -2,6 +2,7 @@ package pcapstore
 
 import (
 	"bufio"
+	"cmp"
 	"container/heap"
 	"context"
 	"crypto/sha256"
@@ -331,7 +332,9 @@ type cursor interface {
 }
 
 // indexCursor reads the candidate packets of an indexed file with pread,
-// one read per run of nearby candidates (at most maxWindow bytes).
+// one read per run of nearby candidates (at most maxWindow bytes), into a
+// window taken from the query's pool when it starts reading and given back
+// when it is done.
 type indexCursor struct {
 	p      *plan
 	f      *os.File
@@ -339,13 +342,38 @@ type indexCursor struct {
 	link   uint32
 	offs   []uint32
 	read   *uint64
+	pool   *windowPool
 	win    []byte
 	winOff int64
 }
 
+// windowPool holds the read windows of a query's cursors: files are merged
+// by time, and files written one after the other are read one after the
+// other, so a few windows serve all of them (fresh memory is what a short
+// query pays most for).
+type windowPool struct{ free [][]byte }
+
+func (p *windowPool) get(n int) []byte {
+	for i, b := range p.free {
+		if cap(b) >= n {
+			p.free = slices.Delete(p.free, i, i+1)
+			return b[:n]
+		}
+	}
+	return make([]byte, n, max(n, maxWindow+recGuess))
+}
+
+func (p *windowPool) put(b []byte) {
+	if b != nil {
+		p.free = append(p.free, b[:0])
+	}
+}
+
+// A run of candidates closer than maxGap is read with one pread: copying a
+// few KiB costs about what a system call does.
 const (
 	maxWindow = 256 << 10
-	maxGap    = 32 << 10
+	maxGap    = 4 << 10
 	recGuess  = 1024 // bytes read for a record of unknown length
 )
 
@@ -385,7 +413,8 @@ func (c *indexCursor) record(off int64) ([]byte, recHeader, error) {
 			return nil, recHeader{}, badIndex("packet offset %d beyond the packet file", off)
 		}
 		if int64(cap(c.win)) < end-off {
-			c.win = make([]byte, end-off)
+			c.pool.put(c.win)
+			c.win = c.pool.get(int(end - off))
 		}
 		c.win = c.win[:end-off]
 		n, err := c.f.ReadAt(c.win, off)
@@ -421,10 +450,20 @@ func (c *indexCursor) next() ([]byte, int64, bool, error) {
 			return rec, h.ts, true, nil
 		}
 	}
+	c.release()
 	return nil, 0, false, nil
 }
 
-func (c *indexCursor) close() { c.f.Close() }
+// release gives the window back; the cursor is done.
+func (c *indexCursor) release() {
+	c.pool.put(c.win)
+	c.win, c.winOff = nil, 0
+}
+
+func (c *indexCursor) close() {
+	c.release()
+	c.f.Close()
+}
 
 // scanCursor reads a file without a usable index from start to end.
 type scanCursor struct {
@@ -470,13 +509,14 @@ func (c *scanCursor) close() { c.f.Close() }
 
 // source is one file's cursor in the merge.
 type source struct {
-	c    cursor
-	seq  uint64
-	name string
-	link uint32
-	rec  []byte
-	ts   int64
-	used bool
+	c     cursor
+	seq   uint64
+	name  string
+	link  uint32
+	first int64 // no packet of the file is older (MinInt64: unknown)
+	rec   []byte
+	ts    int64
+	used  bool
 }
 
 type mergeHeap []*source
@@ -497,13 +537,15 @@ func (h *mergeHeap) Pop() any {
 	return x
 }
 
-// open prepares a cursor for every file that may hold matching packets.
+// open prepares a cursor for every file that may hold matching packets, in
+// file order.
 func (s *Store) open(p *plan, res *Result) ([]*source, error) {
 	files, err := s.Files()
 	if err != nil {
 		return nil, err
 	}
 	var srcs []*source
+	pool := &windowPool{}
 	closeAll := func() {
 		for _, src := range srcs {
 			src.c.close()
@@ -516,7 +558,7 @@ func (s *Store) open(p *plan, res *Result) ([]*source, error) {
 		if fi.Indexed && fi.Packets == 0 {
 			continue
 		}
-		src, err := s.openSource(fi, p, res)
+		src, err := s.openSource(fi, p, res, pool)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // deleted by retention meanwhile
 		}
@@ -531,12 +573,12 @@ func (s *Store) open(p *plan, res *Result) ([]*source, error) {
 	return srcs, nil
 }
 
-func (s *Store) openSource(fi FileInfo, p *plan, res *Result) (*source, error) {
+func (s *Store) openSource(fi FileInfo, p *plan, res *Result, pool *windowPool) (*source, error) {
 	if fi.Indexed {
 		x, unmapIdx, err := s.openIndex(fi.Name)
 		if err == nil {
 			offs, err := x.offsets(p)
-			link, size := x.link, x.dataSize
+			link, size, first := x.link, x.dataSize, x.first
 			unmapIdx()
 			if err == nil {
 				if len(offs) == 0 {
@@ -554,7 +596,11 @@ func (s *Store) openSource(fi FileInfo, p *plan, res *Result) (*source, error) {
 					f.Close()
 					return nil, err
 				}
-				return &source{c: &indexCursor{p: p, f: f, size: size, link: link, offs: offs, read: &res.Candidates}, seq: fi.Seq, name: fi.Name, link: link}, nil
+				if x.packets == 0 {
+					first = math.MinInt64
+				}
+				return &source{c: &indexCursor{p: p, f: f, size: size, link: link, offs: offs, read: &res.Candidates, pool: pool},
+					seq: fi.Seq, name: fi.Name, link: link, first: first}, nil
 			}
 		}
 		// A damaged index: fall back to reading the file.
@@ -575,7 +621,7 @@ func (s *Store) openSource(fi FileInfo, p *plan, res *Result) (*source, error) {
 		return nil, fmt.Errorf("%s: %w", fi.Name, err)
 	}
 	res.Scanned = append(res.Scanned, fi.Name)
-	return &source{c: &scanCursor{p: p, f: f, br: br, link: link, read: &res.Candidates}, seq: fi.Seq, name: fi.Name, link: link}, nil
+	return &source{c: &scanCursor{p: p, f: f, br: br, link: link, read: &res.Candidates}, seq: fi.Seq, name: fi.Name, link: link, first: math.MinInt64}, nil
 }
 
 func (s *Store) export(ctx context.Context, q Query, out io.Writer) (res Result, err error) {
@@ -607,7 +653,7 @@ func (s *Store) export(ctx context.Context, q Query, out io.Writer) (res Result,
 	}
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(out, h)}
-	bw := bufio.NewWriterSize(cw, 1<<20)
+	bw := bufio.NewWriterSize(cw, 256<<10)
 	var pw packetWriter
 	if len(links) <= 1 {
 		link := uint32(linkEthernet)
@@ -620,21 +666,36 @@ func (s *Store) export(ctx context.Context, q Query, out io.Writer) (res Result,
 		pw = newPcapngWriter(bw)
 		res.Format = "pcapng"
 	}
-	// Prime the merge.
+	// The merge: a file joins it when the oldest packet waiting is no older
+	// than the file's first packet (no packet of the file can come
+	// earlier), so files written one after the other are read one after
+	// the other.
+	pending := slices.Clone(srcs)
+	slices.SortStableFunc(pending, func(a, b *source) int { return cmp.Compare(a.first, b.first) })
 	mh := mergeHeap{}
-	for _, src := range srcs {
-		rec, ts, ok, err := src.c.next()
-		if err != nil {
-			return res, fmt.Errorf("pcapstore: %s: %w", src.name, err)
+	join := func() error {
+		for len(pending) > 0 && (mh.Len() == 0 || mh[0].ts >= pending[0].first) {
+			src := pending[0]
+			pending = pending[1:]
+			rec, ts, ok, err := src.c.next()
+			if err != nil {
+				return fmt.Errorf("pcapstore: %s: %w", src.name, err)
+			}
+			if ok {
+				src.rec, src.ts = rec, ts
+				heap.Push(&mh, src)
+			}
 		}
-		if ok {
-			src.rec, src.ts = rec, ts
-			mh = append(mh, src)
-		}
+		return nil
 	}
-	heap.Init(&mh)
 	written := pw.headerLen()
-	for mh.Len() > 0 {
+	for {
+		if err := join(); err != nil {
+			return res, err
+		}
+		if mh.Len() == 0 {
+			break
+		}
 		src := mh[0]
 		if int64(res.Packets) >= maxPkts || written+int64(pw.recordLen(len(src.rec)-recHeaderLen)) > maxBytes {
 			res.Truncated = true
