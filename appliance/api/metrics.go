@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,13 +32,8 @@ func writeMetrics(w io.Writer, groups []event.MetricGroup) error {
 			families[f] = append(families[f], sample{label, strconv.FormatUint(v.Value, 10)})
 		}
 	}
-	names := make([]string, 0, len(families))
-	for n := range families {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	var b strings.Builder
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(families)) {
 		fmt.Fprintf(&b, "# TYPE %s untyped\n", n)
 		for _, s := range families[n] {
 			fmt.Fprintf(&b, "%s%s %s\n", n, s.labels, s.value)
