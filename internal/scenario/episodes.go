@@ -58,14 +58,11 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 	// with stolen domain credentials.
 	{
 		src := pick()
-		n := 6 + r.IntN(10)
+		n := min(6+r.IntN(10), h.free()-10) // leave hosts for the other episodes
 		t0 := at(14+r.IntN(4), r.IntN(60))
 		t := t0
-		for i := range n {
-			dst := h.ws[(len(h.ws)/2+i*7)%len(h.ws)]
-			if dst == src {
-				continue
-			}
+		for range n {
+			dst := pick()
 			h.psexecTo(t, src, dst, "svc-helpdesk")
 			t = t.Add(time.Duration(5+r.IntN(40)) * time.Second)
 		}
@@ -113,14 +110,30 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		t0 := at(23, r.IntN(60))
 		c2 := netip.AddrFrom4([4]byte{45, byte(10 + r.IntN(200)), byte(r.IntN(250)), byte(1 + r.IntN(250))})
 		name := fmt.Sprintf("cdn-%d.%s", r.IntN(1000), []string{"example.net", "example.org", "example.com"}[r.IntN(3)])
-		h.lookup(t0.Add(-100*time.Millisecond), src.ip, name, c2)
 		size := 800 + r.IntN(4000)
+		style := r.IntN(3)
+		port := uint16(443)
+		if style == 1 {
+			port = []uint16{80, 8080}[r.IntN(2)]
+		}
+		if style != 2 {
+			h.lookup(t0.Add(-100*time.Millisecond), src.ip, name, c2)
+		}
 		for t := t0; t.Before(at(30, 0)); t = t.Add(jitter(r, period, jit)) {
-			if r.Float64() > 0.1 {
-				h.tlsSession(t, src.ip, c2, 443, name, size, size*2, 400*time.Millisecond)
+			if r.Float64() < 0.1 {
+				continue // a missed beat
+			}
+			switch style {
+			case 0: // TLS with SNI, the name looked up once
+				h.tlsSession(t, src.ip, c2, port, name, size, size*2, 400*time.Millisecond)
+			case 1: // HTTP polling, the name looked up every time
+				h.lookup(t.Add(-30*time.Millisecond), src.ip, name, c2)
+				h.httpPoll(t, src.ip, c2, port, name, size)
+			default: // TLS to a bare address
+				h.tlsSession(t, src.ip, c2, port, "", size, size*2, 400*time.Millisecond)
 			}
 		}
-		label("night-beacon", fmt.Sprintf("beacon %v ±%.0f%%", period, jit*100), src.ip, c2, t0, t0.Add(8*period))
+		label("night-beacon", fmt.Sprintf("beacon %v ±%.0f%% style %d port %d", period, jit*100, style, port), src.ip, c2, t0, t0.Add(8*period))
 		label("new-external-peer", "beacon's peer", src.ip, c2, t0, t0.Add(time.Hour))
 	}
 	// new-external-peer: the database uploads 80 MB to an unknown address.
@@ -138,6 +151,37 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		t1 := at(h.windowTo/60+2+r.IntN(2), r.IntN(60))
 		h.exchange(t1, h.vendorExt, h.db, 1433, tdsReq, tdsResp, 5, 5*time.Minute)
 		label("maintenance-window", "vendor bypasses the jump host", h.vendorExt, h.db, t1, t1.Add(5*time.Minute))
+	}
+	// rdp-scan: brute force, many short RDP logons from one PC to one
+	// server within minutes.
+	{
+		src := pick()
+		dst := h.rdpServer
+		n := 12 + r.IntN(30)
+		t0 := at(r.IntN(24), r.IntN(60))
+		t := t0
+		for range n {
+			h.rdpShort(t, src.ip, dst, h.adminRDPPort, []string{"administrator", "admin", "user"}[r.IntN(3)])
+			t = t.Add(time.Duration(3+r.IntN(15)) * time.Second)
+		}
+		label("rdp-scan", fmt.Sprintf("rdp brute force, %d logons", n), src.ip, dst, t0, t)
+	}
+	// maintenance-window: the vendor, inside its window, goes from the jump
+	// host to a server it is not listed for (SSH to the HL7 engine).
+	{
+		t0 := d.Add(time.Duration(h.windowFrom+5+r.IntN(h.windowTo-h.windowFrom-60)) * time.Minute)
+		h.exchange(t0, h.jump, h.hl7, 22, []byte("SSH-2.0-PuTTY_Release_0.81\r\n"), []byte("SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10\r\n"), 4, 8*time.Minute)
+		label("maintenance-window", "vendor reaches an unlisted host", h.jump, h.hl7, t0, t0.Add(10*time.Minute))
+	}
+	// new-external-peer: someone on the internet logs on by RDP to a PC
+	// (a forgotten port forward); an RDP pair never seen, too.
+	{
+		dst := pick()
+		ext := netip.AddrFrom4([4]byte{92, byte(r.IntN(250)), byte(r.IntN(250)), byte(1 + r.IntN(250))})
+		t0 := at(r.IntN(24), r.IntN(60))
+		h.rdpSession(t0, ext, dst.ip, 3389, "administrator", time.Duration(5+r.IntN(30))*time.Minute, 4_000_000)
+		label("new-external-peer", "inbound RDP from the internet", dst.ip, ext, t0, t0.Add(30*time.Minute))
+		label("rdp-scan", "inbound RDP from the internet: a pair never seen", dst.ip, ext, t0, t0.Add(30*time.Minute))
 	}
 	// segment-policy: a department PC opens RDP into the device segment
 	// (and rdp-scan: an RDP pair never seen before).
@@ -252,9 +296,15 @@ func (h *hospital) encryptShare(t time.Time, src *host, n int, ext string) {
 	c.close()
 }
 
+// free is how many day-shift workstations no episode uses yet.
+func (h *hospital) free() int { return len(h.ws) - h.nightShift - len(h.used) }
+
 // pick returns a day-shift workstation that no other episode or near
-// miss uses.
+// miss uses (as actor or target), so that labels never share a host.
 func (h *hospital) pick() *host {
+	if h.free() <= 0 {
+		panic("scenario: too few workstations for the episodes")
+	}
 	if h.used == nil {
 		h.used = map[*host]bool{}
 	}

@@ -14,7 +14,7 @@ import (
 // Config shapes a scenario. Zero fields take values drawn from Seed.
 type Config struct {
 	Seed         uint64
-	Workstations int // clinical workstations (default 20–50)
+	Workstations int // clinical workstations (default 20–50; at least 20)
 	LearnDays    int // normal days before the attack day (default 3–5)
 }
 
@@ -44,6 +44,9 @@ func Generate(c Config) *Scenario {
 	r := rand.New(rand.NewPCG(c.Seed, 0x6d616d6f72692d73))
 	if c.LearnDays == 0 {
 		c.LearnDays = 3 + r.IntN(3)
+	}
+	if c.Workstations != 0 {
+		c.Workstations = max(c.Workstations, 20) // the episodes need as many distinct hosts
 	}
 	h := newHospital(r, c)
 	// A start date in spring 2026, any weekday; the vendor's window days

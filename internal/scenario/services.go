@@ -73,6 +73,29 @@ func (h *hospital) rdpProbe(t time.Time, cli, srv netip.Addr, port uint16, user 
 	c.segment(true, nil, 0, rst|ack)
 }
 
+// rdpShort is one failed or abandoned RDP logon: negotiation, the TLS
+// handshake, a little CredSSP and the server closing within seconds.
+func (h *hospital) rdpShort(t time.Time, cli, srv netip.Addr, port uint16, user string) {
+	c := h.w.tcp(ap(cli, h.w.port()), ap(srv, port), t)
+	c.cli(rdpRequest(user))
+	c.srv(rdpConfirm(0))
+	rnd := h.random32()
+	c.cli(clientHello("", rnd))
+	c.srv(serverHello(rnd))
+	c.cli(clientFinished(rnd, 400))
+	c.srv(appData(300))
+	c.idle(time.Duration(500+h.r.IntN(2000)) * time.Millisecond)
+	c.close()
+}
+
+// httpPoll is a plain HTTP request with a Host header and its answer.
+func (h *hospital) httpPoll(t time.Time, cli, srv netip.Addr, port uint16, host string, size int) {
+	c := h.w.tcp(ap(cli, h.w.port()), ap(srv, port), t)
+	c.cli(httpGet(host, fmt.Sprintf("/api/v2/poll?id=%08x", h.r.Uint32()), "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"))
+	c.srv(httpOK(size))
+	c.close()
+}
+
 // exchange is a TCP connection that carries opaque request/answer pairs
 // (Kerberos, LDAP, SQL, printing…) count times over d.
 func (h *hospital) exchange(t time.Time, cli, srv netip.Addr, port uint16, req, resp []byte, count int, d time.Duration) {
