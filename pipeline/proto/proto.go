@@ -27,7 +27,9 @@ type Parser interface {
 	// it in direction dir (usually FromClient). first may be short: a parser
 	// that needs more bytes to decide says no.
 	Match(f *flow.Info, dir flow.Dir, first []byte) bool
-	// NewSession starts per-flow state. emit must not be retained after End.
+	// NewSession starts per-flow state. f is valid only during the call
+	// (copy what the session needs, such as f.Conn); emit must not be
+	// retained after End.
 	NewSession(f *flow.Info, emit Emit) Session
 }
 

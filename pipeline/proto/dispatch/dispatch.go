@@ -87,7 +87,8 @@ type MalformedKey struct{ Parser, Reason string }
 type Dispatcher struct {
 	cfg      Config
 	parsers  []proto.Parser
-	limits   []int // per parser: bytes per direction, 0 = whole flow
+	limits   []int        // per parser: bytes per direction, 0 = whole flow
+	emits    []proto.Emit // per parser: counts the record and passes it on
 	table    *flow.Table
 	out      proto.Emit
 	decorate func(*flow.Info)
@@ -100,8 +101,9 @@ type Dispatcher struct {
 }
 
 // New builds a Dispatcher for the flows of t. emit receives every record;
-// decorate, if not nil, completes each flow's Info (network.direction,
-// interface name) before sessions see it. Install it with t.SetHook.
+// decorate, if not nil, completes the Info of each flow a parser takes
+// (network.direction, interface name) before its session sees it (Match
+// does not). Install it with t.SetHook.
 func New(cfg Config, parsers []proto.Parser, t *flow.Table, emit proto.Emit, decorate func(*flow.Info)) (*Dispatcher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -113,6 +115,13 @@ func New(cfg Config, parsers []proto.Parser, t *flow.Table, emit proto.Emit, dec
 		d.limits[i] = cfg.MaxStreamBytes
 		if l, ok := p.(proto.Limiter); ok {
 			d.limits[i] = l.StreamLimit()
+		}
+	}
+	d.emits = make([]proto.Emit, len(parsers))
+	for i := range parsers {
+		d.emits[i] = func(r event.Record) {
+			d.c.Records[i]++
+			d.out(r)
 		}
 	}
 	d.c.Sessions = make([]uint64, len(parsers))
@@ -238,25 +247,21 @@ func (d *Dispatcher) udp(slot int, dir flow.Dir, p *decode.Packet, ts int64) {
 // start picks a parser from the first payload; it reports whether one took
 // the flow.
 func (d *Dispatcher) start(slot int, a *app, dir flow.Dir, first []byte) bool {
-	// Match sees the dispatcher's own Info: a flow no parser wants costs no
-	// allocation. A session gets a copy it may keep.
+	// Match and NewSession see the dispatcher's own Info (neither keeps
+	// it): starting a flow allocates nothing but the session. Match sees
+	// the flow's key and addresses; the identifiers and decorate's
+	// direction and interface are added only for a flow a parser takes.
 	d.info = d.table.Info(slot)
-	if d.decorate != nil {
-		d.decorate(&d.info)
-	}
 	for i, p := range d.parsers {
 		if !d.safeMatch(p, &d.info, dir, first) {
 			continue
 		}
-		in := new(flow.Info)
-		*in = d.info
-		d.table.Identify(slot, in)
+		d.table.Identify(slot, &d.info)
+		if d.decorate != nil {
+			d.decorate(&d.info)
+		}
 		a.phase, a.parser, a.limit = phaseActive, i, d.limits[i]
-		idx := i
-		a.sess = p.NewSession(in, func(r event.Record) {
-			d.c.Records[idx]++
-			d.out(r)
-		})
+		a.sess = p.NewSession(&d.info, d.emits[i])
 		d.c.Sessions[i]++
 		return true
 	}

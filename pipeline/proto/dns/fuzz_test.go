@@ -33,6 +33,7 @@ func FuzzSession(f *testing.F) {
 				s.Gap(c.Dir, c.Gap)
 				continue
 			}
+			checkValidate(t, c.Data)
 			if s.Payload(c.Dir, prototest.Epoch, c.Data) != nil {
 				break
 			}

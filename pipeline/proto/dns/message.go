@@ -66,6 +66,10 @@ type message struct {
 	complete       bool
 	mdns           bool
 	maxAnswers     int
+	// validate decodes without keeping text: names and answer data stay
+	// empty, so that Match can check a whole message without allocating
+	// (with questions and answers given stack backing arrays).
+	validate bool
 }
 
 func (m *message) anomaly(a string) {
@@ -124,12 +128,14 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 		}
 		off += 4
 		if len(m.questions) < maxQuestions {
-			q.name = string(name)
+			if !m.validate {
+				q.name = string(name)
+			}
 			m.questions = append(m.questions, q)
 		}
 	}
 	m.end = off
-	if m.an > 0 {
+	if m.an > 0 && cap(m.answers) == 0 {
 		// An answer takes at least 11 bytes: no more can follow.
 		m.answers = make([]Answer, 0, min(int(m.an), m.maxAnswers, (len(msg)-off)/11))
 	}
@@ -151,6 +157,9 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 // previous answer's string when it is the same name (answers usually
 // repeat the question's name by a compression pointer).
 func (m *message) intern(name []byte) string {
+	if m.validate {
+		return ""
+	}
 	if len(m.questions) > 0 && string(name) == m.questions[0].name {
 		return m.questions[0].name
 	}
@@ -229,6 +238,9 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 			bad()
 			return "", next, false
 		}
+		if m.validate {
+			return "", next, true
+		}
 		return string(n), next, true
 	}
 	switch a.Type {
@@ -238,14 +250,18 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 			return scratch
 		}
 		a.IP = netip.AddrFrom4([4]byte(rd))
-		a.Data = a.IP.String()
+		if !m.validate {
+			a.Data = a.IP.String()
+		}
 	case 28:
 		if len(rd) != 16 {
 			bad()
 			return scratch
 		}
 		a.IP = netip.AddrFrom16([16]byte(rd))
-		a.Data = a.IP.String()
+		if !m.validate {
+			a.Data = a.IP.String()
+		}
 	case 2, 5, 12, 39: // NS, CNAME, PTR, DNAME
 		a.Data, _, _ = name(rdOff)
 	case 15: // MX: preference, exchange
@@ -253,7 +269,7 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 			bad()
 			return scratch
 		}
-		if n, _, ok := name(rdOff + 2); ok {
+		if n, _, ok := name(rdOff + 2); ok && !m.validate {
 			a.Data = strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " + n
 		}
 	case 33: // SRV: priority, weight, port, target
@@ -261,7 +277,7 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 			bad()
 			return scratch
 		}
-		if n, _, ok := name(rdOff + 6); ok {
+		if n, _, ok := name(rdOff + 6); ok && !m.validate {
 			a.Data = strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " +
 				strconv.Itoa(int(binary.BigEndian.Uint16(rd[2:]))) + " " +
 				strconv.Itoa(int(binary.BigEndian.Uint16(rd[4:]))) + " " + n
@@ -277,6 +293,9 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 		}
 		if next+20 != rdOff+len(rd) {
 			bad()
+			return scratch
+		}
+		if m.validate {
 			return scratch
 		}
 		var sb strings.Builder
@@ -301,6 +320,9 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 		}
 		if len(buf) > maxData {
 			buf = buf[:maxData]
+		}
+		if m.validate {
+			return buf
 		}
 		a.Data = strings.ToValidUTF8(string(buf), "\uFFFD")
 		scratch = buf

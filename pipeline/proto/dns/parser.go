@@ -3,6 +3,7 @@ package dns
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"mamori/pipeline/flow"
 	"mamori/pipeline/proto"
@@ -115,9 +116,13 @@ func looksLikeDNS(b []byte, hint bool) bool {
 	if !headerPlausible(b, hint) {
 		return false
 	}
-	m := message{maxAnswers: 1}
-	var scratch [512]byte
-	if _, ok := parse(b, &m, scratch[:0]); !ok {
+	// Only what Match needs: no names, no answer data, and the question
+	// and answer arrays from a pool: nothing allocated per flow.
+	ms := matchScratch.Get().(*matchMessage)
+	defer matchScratch.Put(ms)
+	ms.m = message{maxAnswers: len(ms.as), validate: true, questions: ms.qs[:0], answers: ms.as[:0], anomalies: ms.m.anomalies[:0]}
+	m := &ms.m
+	if _, ok := parse(b, m, ms.scratch[:0]); !ok {
 		return false
 	}
 	if hint {
@@ -125,6 +130,17 @@ func looksLikeDNS(b []byte, hint bool) bool {
 	}
 	return m.complete && len(m.anomalies) == 0 && m.end == len(b)
 }
+
+// matchMessage is looksLikeDNS's decoding state, pooled: a message's
+// slices escape to the heap.
+type matchMessage struct {
+	m       message
+	qs      [maxQuestions]question
+	as      [1]Answer
+	scratch [512]byte
+}
+
+var matchScratch = sync.Pool{New: func() any { return new(matchMessage) }}
 
 // NewSession starts the state of one flow.
 func (p *Parser) NewSession(f *flow.Info, emit proto.Emit) proto.Session {

@@ -210,10 +210,28 @@ func splitDomain(name string) (registered, sub, tld string) {
 	if !icann && !strings.Contains(suffix, ".") {
 		return "", "", ""
 	}
-	reg, err := publicsuffix.EffectiveTLDPlusOne(lower)
-	if err != nil {
+	reg, ok := tldPlusOne(lower, suffix)
+	if !ok {
 		return "", "", ""
 	}
 	sub = strings.TrimSuffix(strings.TrimSuffix(lower, reg), ".")
 	return reg, sub, suffix
+}
+
+// tldPlusOne is publicsuffix.EffectiveTLDPlusOne(domain) for a domain whose
+// public suffix is known already: that function looks the suffix up again
+// (and PublicSuffix allocates an error for every name that is not an
+// address). splitDomain_test checks that the two agree.
+func tldPlusOne(domain, suffix string) (string, bool) {
+	if strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", false
+	}
+	if len(domain) <= len(suffix) {
+		return "", false
+	}
+	i := len(domain) - len(suffix) - 1
+	if domain[i] != '.' {
+		return "", false
+	}
+	return domain[1+strings.LastIndexByte(domain[:i], '.'):], true
 }

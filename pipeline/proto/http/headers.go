@@ -122,7 +122,7 @@ func statusLine(line []byte) (version string, status int, ok bool) {
 	if sp < 0 {
 		return "", 0, false
 	}
-	version = string(line[len("HTTP/"):sp])
+	version = versionString(line[len("HTTP/"):sp])
 	rest := bytes.TrimLeft(line[sp+1:], " ")
 	if len(rest) < 3 || (len(rest) > 3 && rest[3] != ' ') {
 		return "", 0, false
@@ -138,11 +138,11 @@ func statusLine(line []byte) (version string, status int, ok bool) {
 
 // requestLine parses "method SP target SP HTTP/x.y" into r, leniently as a
 // server would (a missing target or version is an anomaly, not an end).
-func (r *Record) requestLine(line []byte) {
+func (r *Record) requestLine(text headerText, line []byte) {
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
 		if isToken(line) {
-			r.Method = string(line)
+			r.Method = text.of(line)
 		}
 		r.anomaly(AnomalyBadRequestLine)
 		return
@@ -152,16 +152,54 @@ func (r *Record) requestLine(line []byte) {
 		r.anomaly(AnomalyBadRequestLine)
 		r.Method = strings.ToValidUTF8(string(line[:min(sp, 32)]), "\uFFFD")
 	} else {
-		r.Method = string(line[:sp])
+		r.Method = text.of(line[:sp])
 	}
 	rest := bytes.Trim(line[sp+1:], " ")
 	if i := bytes.LastIndexByte(rest, ' '); i >= 0 && hasPrefixFold(rest[i+1:], "HTTP/") {
-		r.Version = string(rest[i+1+len("HTTP/"):])
+		r.Version = versionString(rest[i+1+len("HTTP/"):])
 		rest = bytes.TrimRight(rest[:i], " ")
 	} else {
 		r.anomaly(AnomalyBadRequestLine)
 	}
-	r.Target = string(rest)
+	r.Target = text.of(rest)
+}
+
+// headerText is a header block as one string: the record's values from
+// the block are substrings of it, one allocation per message instead of
+// one per field. (A pending record keeps its whole block, at most
+// MaxHeaderBytes, where it kept the values before.)
+type headerText struct {
+	s   string
+	cap int // the capacity of the block: locates subslices of it
+}
+
+func newHeaderText(block []byte) headerText {
+	return headerText{s: string(block), cap: cap(block)}
+}
+
+// of returns b as a string: the same bytes of t when b is a subslice of
+// the block (its offset is the difference of the capacities), a copy
+// otherwise.
+func (t headerText) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if i := t.cap - cap(b); i >= 0 && i+len(b) <= len(t.s) && t.s[i:i+len(b)] == string(b) {
+		return t.s[i : i+len(b)]
+	}
+	return string(b)
+}
+
+// versionString returns the HTTP version after "HTTP/", without
+// allocating for the usual ones.
+func versionString(v []byte) string {
+	switch string(v) {
+	case "1.1":
+		return "1.1"
+	case "1.0":
+		return "1.0"
+	}
+	return string(v)
 }
 
 // finishURL splits the target (and Host) into the url.* fields.

@@ -272,20 +272,21 @@ func (s *Session) request(h *half, ts time.Time, block []byte) {
 	r := newRecord(s.conn, ts)
 	r.HasRequest = true
 	r.ReqHeaderBytes = len(block)
+	text := newHeaderText(block)
 	line, fields := splitStart(block)
-	r.requestLine(line)
+	r.requestLine(text, line)
 	var f framing
 	eachField(fields, func(name, value []byte) {
 		switch {
 		case f.field(name, value):
 		case equalFold(name, "Host"):
-			r.Host = string(value)
+			r.Host = text.of(value)
 		case equalFold(name, "User-Agent"):
-			r.UserAgent = string(value)
+			r.UserAgent = text.of(value)
 		case equalFold(name, "Referer"):
-			r.Referrer = string(value)
+			r.Referrer = text.of(value)
 		case equalFold(name, "Content-Type"):
-			r.ReqContentType = string(value)
+			r.ReqContentType = text.of(value)
 		case equalFold(name, "Authorization"), equalFold(name, "Proxy-Authorization"):
 			s.authorization(r, value)
 		}
