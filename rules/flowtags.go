@@ -71,6 +71,19 @@ func (t *FlowTags) Get(id event.FlowID) (FlowTag, bool) {
 	return tag, ok
 }
 
+// Take returns the tag of flow id and, when final (the flow's last
+// record), forgets it: Get and Drop in one lookup.
+func (t *FlowTags) Take(id event.FlowID, final bool) (FlowTag, bool) {
+	if len(t.m) == 0 {
+		return FlowTag{}, false
+	}
+	tag, ok := t.m[id]
+	if ok && final {
+		delete(t.m, id)
+	}
+	return tag, ok
+}
+
 // Drop forgets flow id (after its final record).
 func (t *FlowTags) Drop(id event.FlowID) {
 	if len(t.m) > 0 {

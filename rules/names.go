@@ -54,11 +54,8 @@ func (n *Names) Observe(r event.Record) {
 // server name after its final record.
 func (n *Names) Flow(f *event.Flow, peer netip.Addr) []string {
 	var out []string
-	if tag, ok := n.tags.Get(f.ID); ok {
+	if tag, ok := n.tags.Take(f.ID, f.Final); ok {
 		out = append(out, tag.Detail)
-	}
-	if f.Final {
-		n.tags.Drop(f.ID)
 	}
 	if name := n.byAddr[peer.Unmap()]; name != "" && (len(out) == 0 || out[0] != name) {
 		out = append(out, name)
@@ -79,8 +76,26 @@ func normalizeName(s string) string {
 	if len(s) > 253 {
 		return ""
 	}
-	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return "" // an address literal (HTTP Host: 10.1.2.3) is no name
+	if maybeAddr(s) {
+		if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+			return "" // an address literal (HTTP Host: 10.1.2.3) is no name
+		}
 	}
 	return s
+}
+
+// maybeAddr reports whether s could be an address literal (perhaps in
+// brackets): it has a colon (IPv6), or only digits, dots and brackets
+// (IPv4). A name such as www.example.com is not one, and is told apart
+// without parsing (a failed netip.ParseAddr allocates its error).
+func maybeAddr(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':':
+			return true
+		case c != '.' && c != '[' && c != ']' && (c < '0' || c > '9'):
+			return strings.IndexByte(s[i:], ':') >= 0
+		}
+	}
+	return true
 }

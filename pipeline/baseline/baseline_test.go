@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -331,5 +332,59 @@ func TestClone(t *testing.T) {
 	c2.WriteTo(&b)
 	if !bytes.Equal(gunzip(t, a.Bytes()), gunzip(t, b.Bytes())) {
 		t.Error("clone of a clone writes a different file")
+	}
+}
+
+// TestNameFunctionsAgainstPlainForms: NormalizeName and RegisteredDomain
+// (which avoid parsing and allocating) answer as their plain forms do:
+// parse every candidate as an address, split and join the labels.
+func TestNameFunctionsAgainstPlainForms(t *testing.T) {
+	plainNormalize := func(n string) string {
+		n = strings.TrimSpace(n)
+		if i := strings.LastIndexByte(n, ':'); i > 0 && !strings.Contains(n[:i], ":") {
+			n = n[:i]
+		}
+		n = strings.TrimSuffix(strings.ToLower(n), ".")
+		if len(n) > 253 {
+			return ""
+		}
+		if _, err := netip.ParseAddr(strings.Trim(n, "[]")); err == nil {
+			return ""
+		}
+		return n
+	}
+	plainRegistered := func(name string) string {
+		labels := strings.Split(plainNormalize(name), ".")
+		n := len(labels)
+		if n < 2 {
+			return ""
+		}
+		if n >= 3 && len(labels[n-1]) == 2 {
+			switch labels[n-2] {
+			case "co", "ac", "or", "ne", "go", "ed", "gr", "lg", "ad", "com", "net", "org", "gov", "edu":
+				return strings.Join(labels[n-3:], ".")
+			}
+		}
+		return strings.Join(labels[n-2:], ".")
+	}
+	inputs := []string{"", ".", "..", "a", "a.", ".jp", "co.jp", "x.co.jp", "a.x.co.jp", "www.Example.COM.", "10.1.2.3", "10.1.2.3:8080",
+		"[10.1.2.3]", "[fe80::1]", "fe80::1%eth0", "[2001:db8::1]:443", "::1", "1.2.3.4.example", "deadbeef", "dead:beef", "1e100.net",
+		"host.example.com:80", " spaced.example.org ", "a.b.c.d.e.go.jp", "1.2.3", "1.2.3.4.5", "[1.2.3.4", "0x1.2.3.4", "ab.cd"}
+	r := rand.New(rand.NewPCG(3, 3))
+	const alphabet = "0123456789abcdefABC.:[]%- jpco"
+	for range 20000 {
+		b := make([]byte, r.IntN(16))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		if got, want := NormalizeName(in), plainNormalize(in); got != want {
+			t.Errorf("NormalizeName(%q) = %q, want %q", in, got, want)
+		}
+		if got, want := RegisteredDomain(in), plainRegistered(in); got != want {
+			t.Errorf("RegisteredDomain(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

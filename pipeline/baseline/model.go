@@ -538,10 +538,28 @@ func NormalizeName(n string) string {
 	if len(n) > 253 {
 		return ""
 	}
-	if _, err := netip.ParseAddr(strings.Trim(n, "[]")); err == nil {
-		return "" // an address literal (HTTP Host: 10.1.2.3) is no name
+	if maybeAddr(n) {
+		if _, err := netip.ParseAddr(strings.Trim(n, "[]")); err == nil {
+			return "" // an address literal (HTTP Host: 10.1.2.3) is no name
+		}
 	}
 	return n
+}
+
+// maybeAddr reports whether s could be an address literal (perhaps in
+// brackets): it has a colon (IPv6), or only digits, dots and brackets
+// (IPv4). A name such as www.example.com is not one, and is told apart
+// without parsing (a failed netip.ParseAddr allocates its error).
+func maybeAddr(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ':':
+			return true
+		case c != '.' && c != '[' && c != ']' && (c < '0' || c > '9'):
+			return strings.IndexByte(s[i:], ':') >= 0
+		}
+	}
+	return true
 }
 
 // Stats are the model's sizes.

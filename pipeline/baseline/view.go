@@ -111,18 +111,19 @@ func (m *Model) KnownHL7Link(l HL7Link) bool { return m.hl7[l] != nil }
 // label is a generic one under a two-letter country code (example.co.jp,
 // example.ac.jp, example.or.jp).
 func RegisteredDomain(name string) string {
-	labels := strings.Split(NormalizeName(name), ".")
-	n := len(labels)
-	if n < 2 {
+	name = NormalizeName(name)
+	last := strings.LastIndexByte(name, '.') // before the last label
+	if last < 0 {
 		return ""
 	}
-	if n >= 3 && len(labels[n-1]) == 2 {
-		switch labels[n-2] {
+	second := strings.LastIndexByte(name[:last], '.') // before the second-to-last
+	if second >= 0 && len(name)-last-1 == 2 {
+		switch name[second+1 : last] {
 		case "co", "ac", "or", "ne", "go", "ed", "gr", "lg", "ad", "com", "net", "org", "gov", "edu":
-			return strings.Join(labels[n-3:], ".")
+			return name[strings.LastIndexByte(name[:second], '.')+1:]
 		}
 	}
-	return strings.Join(labels[n-2:], ".")
+	return name[second+1:]
 }
 
 // InferRole guesses a host's role from the services it answers on, for

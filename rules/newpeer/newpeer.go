@@ -145,31 +145,47 @@ func (d *Detector) known(host, peer netip.Addr, names []string) bool {
 // call at night).
 func (d *Detector) severity(f *event.Flow, inbound, failed bool) (int, []string) {
 	var why []string
+	return d.level(f, inbound, failed, &why), why
+}
+
+// level is the severity alone; the reasons are appended to *why unless
+// why is nil (a flow of an alerted pair, which rarely raises it, costs no
+// strings).
+func (d *Detector) level(f *event.Flow, inbound, failed bool, why *[]string) int {
+	because := func(s string) {
+		if why != nil {
+			*why = append(*why, s)
+		}
+	}
 	sev := rules.Medium
 	switch {
 	case failed:
 		sev = rules.Low
-		why = append(why, "never answered")
+		because("never answered")
 	case inbound && !slices.Contains(d.cfg.PublicPorts, f.Destination.Port):
 		sev = rules.High
-		why = append(why, "inbound from outside")
+		because("inbound from outside")
 	}
 	if slices.Contains(d.cfg.RiskyPorts, f.Destination.Port) {
 		sev++
-		why = append(why, "remote access or file sharing port "+strconv.Itoa(int(f.Destination.Port)))
+		if why != nil {
+			because("remote access or file sharing port " + strconv.Itoa(int(f.Destination.Port)))
+		}
 	}
 	if failed {
-		return sev, why
+		return sev
 	}
 	if up := d.upload(f, inbound); up >= d.cfg.LargeBytes {
 		sev++
-		why = append(why, "large upload ("+strconv.FormatUint(up, 10)+" bytes)")
+		if why != nil {
+			because("large upload (" + strconv.FormatUint(up, 10) + " bytes)")
+		}
 	}
 	if sev >= rules.High && d.site.IsNight(f.Start) {
 		sev++
-		why = append(why, "at night")
+		because("at night")
 	}
-	return sev, why
+	return sev
 }
 
 // upload is what the internal host sent.
@@ -211,12 +227,15 @@ func (d *Detector) raiseNew(host, peer netip.Addr, names []string, f *event.Flow
 // (the peer answered at last, a large upload, a risky port).
 func (d *Detector) grow(ep *rules.Episode, host, peer netip.Addr, f *event.Flow, inbound, failed bool, raise rules.Raise) {
 	ep.Touch(f.End)
+	if ep.Alert.Rule.ID == "" {
+		return // a pair folded into its host's episode: never raised alone
+	}
 	ep.Alert.Evidence.Count++
 	rules.FlowEvidence(&ep.Alert.Evidence, f, 8)
-	sev, why := d.severity(f, inbound, failed)
-	if sev <= ep.Severity || ep.Alert.Rule.ID == "" {
+	if d.level(f, inbound, failed, nil) <= ep.Severity {
 		return
 	}
+	sev, why := d.severity(f, inbound, failed)
 	a := ep.Alert
 	d.fill(&a, host, peer, a.RelatedHosts, f, inbound, failed, why)
 	a.Evidence.Count = ep.Alert.Evidence.Count

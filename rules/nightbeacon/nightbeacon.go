@@ -60,6 +60,10 @@ type Detector struct {
 
 	dropped uint64
 	skipped uint64 // beats not scored (see series.slack)
+
+	nightSet    bool // isNight's memory: the minute and its answer
+	nightMinute int64
+	nightNow    bool
 	// scoreAll scores every beat (tests compare it with the skipping).
 	scoreAll bool
 }
@@ -154,30 +158,25 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 }
 
 func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
-	tag, _ := d.tags.Get(f.ID)
-	if f.Final {
-		d.tags.Drop(f.ID)
-	}
+	tag, _ := d.tags.Take(f.ID, f.Final)
 	if !f.Final && f.Reason == event.EndActive {
 		return // an interim record of a long flow: its start was seen
 	}
+	if f.Transport != 6 && f.Transport != 17 || !d.isNight(f.Start) {
+		return
+	}
 	src, dst := f.Source.IP.Unmap(), f.Destination.IP.Unmap()
 	if !d.site.IsInternal(src) || !(d.site.IsExternal(dst) || d.cfg.InternalPeers && d.site.IsInternal(dst) && src != dst) {
-		return
-	}
-	if f.Transport != 6 && f.Transport != 17 {
-		return
-	}
-	if !d.site.IsNight(f.Start) {
 		return
 	}
 	name := tag.Detail
 	if name == "" {
 		name = d.names[dst]
 	}
-	var names []string
+	var nameBuf [1]string
+	names := nameBuf[:0]
 	if name != "" {
-		names = []string{name}
+		names = append(names, name)
 	}
 	if _, ok := d.site.Allowed(src, dst, names, f.Destination.Port, f.Transport); ok {
 		return
@@ -194,12 +193,12 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 
 func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
 	src := b.Source.Addr().Unmap()
-	if !d.site.IsNight(b.Timestamp) || !d.site.IsInternal(src) {
+	if !d.isNight(b.Timestamp) || !d.site.IsInternal(src) {
 		return
 	}
 	q = baseline.NormalizeName(q)
 	dom := baseline.RegisteredDomain(q)
-	if dom == "" || !d.site.IsInternal(src) || !d.site.IsNight(b.Timestamp) || d.site.IsInfrastructure(src) {
+	if dom == "" || d.site.IsInfrastructure(src) {
 		return
 	}
 	if _, ok := d.site.Allowed(src, netip.Addr{}, []string{q}, 53, 17); ok {
@@ -210,6 +209,20 @@ func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
 	}
 	k := key{src: src, domain: dom, port: 53, proto: 17, dns: true}
 	d.beat(k, netip.Addr{}, b.Timestamp, 0, b.FlowID, b.CommunityID, dom, raise)
+}
+
+// isNight is Site.IsNight remembered for one minute of packet time
+// (records come in about time order; night starts and ends on a minute of
+// the site's zone, whose offset from UTC is whole minutes).
+func (d *Detector) isNight(t time.Time) bool {
+	m := t.Unix() / 60
+	if t.Unix() < 0 && t.Unix()%60 != 0 {
+		m-- // floor, not truncation, before 1970
+	}
+	if !d.nightSet || m != d.nightMinute {
+		d.nightSet, d.nightMinute, d.nightNow = true, m, d.site.IsNight(t)
+	}
+	return d.nightNow
 }
 
 // known reports whether the baseline saw the pair active at night, or the
