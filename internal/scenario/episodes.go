@@ -61,12 +61,14 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		n := min(6+r.IntN(10), h.free()-10) // leave hosts for the other episodes
 		t0 := at(14+r.IntN(4), r.IntN(60))
 		t := t0
+		style := smbStyle{netbios: r.IntN(4) == 0, v311: r.IntN(2) == 0, compound: r.IntN(2) == 0}
+		share := []string{"ADMIN$", "C$"}[r.IntN(2)]
 		for range n {
 			dst := pick()
-			h.psexecTo(t, src, dst, "svc-helpdesk")
+			h.psexecTo(t, src, dst, "svc-helpdesk", style, share)
 			t = t.Add(time.Duration(5+r.IntN(40)) * time.Second)
 		}
-		label("smb-lateral", "psexec spread", src.ip, netip.Addr{}, t0, t0.Add(15*time.Minute))
+		label("smb-lateral", fmt.Sprintf("psexec spread to %d hosts via %s %+v", n, share, style), src.ip, netip.Addr{}, t0, t0.Add(15*time.Minute))
 	}
 	// smb-lateral: an SMB sweep of a subnet, most hosts refused.
 	{
@@ -85,7 +87,7 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 			default:
 				c := h.w.tcp(cli, srv, t)
 				s := &smbClient{c: c}
-				s.call(smbNegotiate, negotiateReq(), statusOK, negotiateResp())
+				s.call(smbNegotiate, negotiateReq(false), statusOK, negotiateResp(false))
 				c.close()
 			}
 		}
@@ -266,11 +268,19 @@ func (h *hospital) nearMisses(d time.Time) []rulestest.Label {
 // psexecTo is PsExec run from src on dst with user's (stolen) password:
 // its service binary copied to ADMIN$, then created and started as a
 // service over svcctl.
-func (h *hospital) psexecTo(t time.Time, src, dst *host, user string) {
-	c := h.w.tcp(ap(src.ip, h.w.port()), ap(dst.ip, 445), t)
-	s := c.smbLogon(dst.name, h.domain, user, src.name, statusOK)
-	s.tree(`\\`+dst.ip.String()+`\ADMIN$`, statusOK)
-	s.putFile(`PSEXESVC.exe`, cat([]byte("MZ\x90\x00"), make([]byte, 4000)))
+func (h *hospital) psexecTo(t time.Time, src, dst *host, user string, style smbStyle, share string) {
+	port := uint16(445)
+	if style.netbios {
+		port = 139
+	}
+	c := h.w.tcp(ap(src.ip, h.w.port()), ap(dst.ip, port), t)
+	s := c.smbLogon(dst.name, h.domain, user, src.name, statusOK, style)
+	s.tree(`\\`+dst.ip.String()+`\`+share, statusOK)
+	file := `PSEXESVC.exe`
+	if share == "C$" {
+		file = `Windows\PSEXESVC.exe`
+	}
+	s.putFile(file, cat([]byte("MZ\x90\x00"), make([]byte, 4000)))
 	s.tree(`\\`+dst.ip.String()+`\IPC$`, statusOK)
 	s.psexec(dst.ip.String(), "PSEXESVC", `%SystemRoot%\PSEXESVC.exe`)
 	c.idle(time.Duration(2+h.r.IntN(10)) * time.Second)

@@ -249,6 +249,54 @@ func utf16le(s string) []byte {
 }
 
 func smb2(cmd uint16, resp bool, status uint32, msgID, sid uint64, tid uint32, body []byte) []byte {
+	return nbss(smb2PDU(cmd, resp, status, msgID, sid, tid, body))
+}
+
+// nbss frames an SMB message in a NetBIOS session message (RFC 1002
+// §4.3.6), as direct TCP (MS-SMB2 §2.1) does too.
+func nbss(msg []byte) []byte {
+	n := len(msg)
+	return cat([]byte{0, byte(n >> 16), byte(n >> 8), byte(n)}, msg)
+}
+
+// chain is a compound message (MS-SMB2 §3.2.4.1.4): each PDU but the
+// last padded to 8 bytes, NextCommand pointing at the next one, the
+// later ones flagged related.
+func chain(pdus ...[]byte) []byte {
+	var out []byte
+	for i, p := range pdus {
+		if i > 0 {
+			le.PutUint32(p[16:], le.Uint32(p[16:])|4) // SMB2_FLAGS_RELATED_OPERATIONS
+		}
+		if i < len(pdus)-1 {
+			for len(p)%8 != 0 {
+				p = append(p, 0)
+			}
+			le.PutUint32(p[20:], uint32(len(p)))
+		}
+		out = append(out, p...)
+	}
+	return nbss(out)
+}
+
+// nbName is a NetBIOS name in first-level encoding (RFC 1001 §14.1).
+func nbName(name string, suffix byte) []byte {
+	b := []byte{32}
+	raw := []byte(fmt.Sprintf("%-15s", strings.ToUpper(name)))[:15]
+	for _, c := range append(raw, suffix) {
+		b = append(b, 'A'+c>>4, 'A'+c&0xf)
+	}
+	return append(b, 0)
+}
+
+// nbSessionRequest is the NetBIOS session request that opens SMB over
+// port 139 (RFC 1002 §4.3.2).
+func nbSessionRequest(called, calling string) []byte {
+	v := cat(nbName(called, 0x20), nbName(calling, 0))
+	return cat([]byte{0x81, 0, byte(len(v) >> 8), byte(len(v))}, v)
+}
+
+func smb2PDU(cmd uint16, resp bool, status uint32, msgID, sid uint64, tid uint32, body []byte) []byte {
 	h := make([]byte, 64, 64+len(body))
 	copy(h, "\xfeSMB")
 	le.PutUint16(h[4:], 64)
@@ -262,9 +310,7 @@ func smb2(cmd uint16, resp bool, status uint32, msgID, sid uint64, tid uint32, b
 	le.PutUint64(h[24:], msgID)
 	le.PutUint32(h[36:], tid)
 	le.PutUint64(h[40:], sid)
-	msg := append(h, body...)
-	n := len(msg)
-	return cat([]byte{0, byte(n >> 16), byte(n >> 8), byte(n)}, msg)
+	return append(h, body...)
 }
 
 // fixed returns a body of n bytes starting with StructureSize size.
@@ -283,24 +329,58 @@ func secBlob(size uint16, n, off int, blob []byte) []byte {
 	return append(b, blob...)
 }
 
-func negotiateReq() []byte {
+// negotiateContexts are SMB 3.1.1's preauth integrity (SHA-512) and
+// encryption (AES-128-GCM) contexts (MS-SMB2 §2.2.3.1), each 8-aligned.
+func negotiateContexts() []byte {
+	salt := make([]byte, 32)
+	pre := cat(le.AppendUint16(nil, 1), le.AppendUint16(nil, 32), salt, le.AppendUint16(nil, 1))
+	enc := cat(le.AppendUint16(nil, 1), le.AppendUint16(nil, 2))
+	ctx := func(typ uint16, data []byte) []byte {
+		return cat(le.AppendUint16(nil, typ), le.AppendUint16(nil, uint16(len(data))), make([]byte, 4), data)
+	}
+	out := ctx(1, pre)
+	for len(out)%8 != 0 {
+		out = append(out, 0)
+	}
+	return append(out, ctx(2, enc)...)
+}
+
+// negotiateReq offers SMB 2.0.2 to 3.0.2, and 3.1.1 with its contexts.
+func negotiateReq(v311 bool) []byte {
 	b := fixed(36, 36)
 	dialects := []uint16{0x0202, 0x0210, 0x0300, 0x0302}
+	if v311 {
+		dialects = append(dialects, 0x0311)
+	}
 	le.PutUint16(b[2:], uint16(len(dialects)))
 	le.PutUint16(b[4:], 1)
 	for _, d := range dialects {
 		b = le.AppendUint16(b, d)
 	}
+	if v311 {
+		for (64+len(b))%8 != 0 {
+			b = append(b, 0)
+		}
+		le.PutUint32(b[28:], uint32(64+len(b)))
+		le.PutUint16(b[32:], 2)
+		b = append(b, negotiateContexts()...)
+	}
 	return b
 }
 
-func negotiateResp() []byte {
+func negotiateResp(v311 bool) []byte {
 	b := fixed(65, 64)
 	le.PutUint16(b[2:], 1)
 	le.PutUint16(b[4:], 0x0302)
 	le.PutUint32(b[28:], 1<<20)
 	le.PutUint32(b[32:], 1<<20)
 	le.PutUint32(b[36:], 1<<20)
+	if v311 {
+		le.PutUint16(b[4:], 0x0311)
+		le.PutUint16(b[6:], 2)
+		le.PutUint32(b[60:], 64+64)
+		b = append(b, negotiateContexts()...)
+	}
 	return b
 }
 

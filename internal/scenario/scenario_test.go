@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -65,6 +66,7 @@ func TestPacketScenarios(t *testing.T) {
 		for _, u := range unmatched {
 			t.Errorf("seed %d: alert matches no label: %s", seed, u)
 		}
+		checkFindings(t, s, alerts)
 		for id, n := range updates {
 			if n > maxUpdates {
 				t.Errorf("seed %d: alert %s written %d times (a flood)", seed, id, n)
@@ -112,6 +114,43 @@ func TestPacketScenarios(t *testing.T) {
 		}
 		if prec < 0.95 {
 			t.Errorf("%s: precision %.2f < 0.95", rule, prec)
+		}
+	}
+}
+
+// checkFindings checks that the PsExec spread's alert saw what the
+// protocol layer must give it, whatever the SMB style (port 139,
+// SMB 3.1.1, compound requests, ADMIN$ or C$): admin share tree
+// connects, the program written and the service created; and that the
+// ransomware alert names the new extension.
+func checkFindings(t *testing.T, s *Scenario, alerts []event.Alert) {
+	t.Helper()
+	for _, l := range s.Labels {
+		var want []string
+		switch {
+		case strings.HasPrefix(l.Name, "psexec spread"):
+			want = []string{"smb_admin_share", "smb_exec_write", "smb_remote_service"}
+		case strings.HasPrefix(l.Name, "ransomware renames"):
+			want = []string{"smb_ransomware"}
+		default:
+			continue
+		}
+		var got []string
+		for _, a := range alerts {
+			if a.Rule.ID != l.Rule || a.Source.IP != l.Actor {
+				continue
+			}
+			got = append(got, a.Action)
+			for _, f := range a.Evidence.Facts {
+				if f.Name == "findings" {
+					got = append(got, strings.Split(f.Value, ",")...)
+				}
+			}
+		}
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Errorf("seed %d: %s: finding %s missing (alerts say %v)", s.Config.Seed, l.Name, w, got)
+			}
 		}
 	}
 }
@@ -242,7 +281,8 @@ func sample(t *testing.T) (*hospital, string) {
 	h.rdpProbe(step(), h.ws[3].ip, h.deptPCs[1].ip, 3389, "Administr", true)
 	h.w.refused(ap(h.ws[3].ip, 50000), ap(h.deptPCs[2].ip, 3389), step())
 	h.w.unanswered(ap(h.ws[3].ip, 50001), ap(h.deptPCs[3].ip, 3389), step())
-	h.psexecTo(step(), h.ws[4], h.ws[5], "svc-helpdesk")
+	h.psexecTo(step(), h.ws[4], h.ws[5], "svc-helpdesk", smbStyle{}, "ADMIN$")
+	h.psexecTo(step(), h.ws[4], h.ws[8], "svc-helpdesk", smbStyle{netbios: true, v311: true, compound: true}, "C$")
 	h.smbPush(step(), h.admins[0], h.ws[6], "patch.msi")
 	h.encryptShare(step(), h.ws[7], 3, "locked")
 	h.vendorSession(step(), h.ehr[0], 10*time.Minute)
@@ -282,9 +322,9 @@ func TestTshark(t *testing.T) {
 		t.Errorf("tshark finds malformed or erroneous frames: %q", bad[:min(len(bad), 10)])
 	}
 	names := []string{"tls.handshake.extensions_server_name", "rdp.rt_cookie", "smb2.tree", "smb2.filename", "ntlmssp.auth.username",
-		"svcctl.opnum", "dns.qry.name", "http.host", "dicom.assoc.ae.calling", "hl7.message.type", "smb2.file_rename_info"}
+		"svcctl.opnum", "dns.qry.name", "http.host", "dicom.assoc.ae.calling", "hl7.message.type", "smb2.file_rename_info", "smb2.dialect", "nbss.type"}
 	seen := map[string]map[string]bool{}
-	for _, line := range run("tls || rdp || smb2 || ntlmssp || svcctl || dns || http || dicom || hl7", names...) {
+	for _, line := range run("tls || rdp || smb2 || ntlmssp || svcctl || dns || http || dicom || hl7 || nbss", names...) {
 		for i, v := range strings.Split(line, "|") {
 			if seen[names[i]] == nil {
 				seen[names[i]] = map[string]bool{}
@@ -302,6 +342,10 @@ func TestTshark(t *testing.T) {
 		{"smb2.tree", `\\` + h.fsName + `\` + h.ws[0].share},
 		{"smb2.tree", `\\` + h.ws[5].ip.String() + `\ADMIN$`},
 		{"smb2.filename", "PSEXESVC.exe"},
+		{"smb2.filename", `Windows\PSEXESVC.exe`},
+		{"smb2.tree", `\\` + h.ws[8].ip.String() + `\C$`},
+		{"smb2.dialect", "0x0311"},
+		{"nbss.type", "0x81"},
 		{"smb2.filename", "svcctl"},
 		{"ntlmssp.auth.username", "svc-helpdesk"},
 		{"svcctl.opnum", "12"},

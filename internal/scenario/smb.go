@@ -3,12 +3,13 @@ package scenario
 // smbClient drives an SMB2 conversation over a rendered connection:
 // every request is answered before the next one (credits of one).
 type smbClient struct {
-	c   *conn
-	msg uint64
-	sid uint64
-	tid uint32
-	fid byte
-	rpc uint32
+	c     *conn
+	style smbStyle
+	msg   uint64
+	sid   uint64
+	tid   uint32
+	fid   byte
+	rpc   uint32
 }
 
 func (s *smbClient) call(cmd uint16, req []byte, status uint32, resp []byte) {
@@ -20,12 +21,26 @@ func (s *smbClient) call(cmd uint16, req []byte, status uint32, resp []byte) {
 	s.msg++
 }
 
-// smbLogon negotiates SMB 3.0.2 and logs on with NTLM as domain\user
+// smbStyle is how a client speaks SMB: over NetBIOS (port 139) or
+// direct TCP, offering SMB 3.1.1 or not, compounding CREATE, WRITE and
+// CLOSE or not.
+type smbStyle struct {
+	netbios, v311, compound bool
+}
+
+// smbLogon negotiates SMB 3.0.2 (or 3.1.1 in style) and logs on with NTLM as domain\user
 // from workstation ws; server names the server in the CHALLENGE. A
 // failed logon (status not 0) leaves the session unusable.
-func (c *conn) smbLogon(server, domain, user, ws string, status uint32) *smbClient {
+func (c *conn) smbLogon(server, domain, user, ws string, status uint32, style ...smbStyle) *smbClient {
 	s := &smbClient{c: c}
-	s.call(smbNegotiate, negotiateReq(), statusOK, negotiateResp())
+	if len(style) > 0 {
+		s.style = style[0]
+	}
+	if s.style.netbios {
+		c.cli(nbSessionRequest(server, ws))
+		c.srv([]byte{0x82, 0, 0, 0})
+	}
+	s.call(smbNegotiate, negotiateReq(s.style.v311), statusOK, negotiateResp(s.style.v311))
 	s.c.cli(smb2(smbSessionSetup, false, 0, s.msg, 0, 0, secBlob(25, 24, 12, spnegoInit(ntlmNegotiate()))))
 	s.sid = uint64(c.w.r.Uint32())<<16 | 0x41
 	s.c.srv(smb2(smbSessionSetup, true, statusMoreProc, s.msg, s.sid, 0, secBlob(9, 8, 4, spnegoResp(1, ntlmChallenge(domain, server)))))
@@ -104,6 +119,21 @@ func (s *smbClient) close(f [16]byte) {
 
 // putFile creates name, writes data to it and closes it.
 func (s *smbClient) putFile(name string, data []byte) {
+	if s.style.compound {
+		f, rel := s.newFid(), [16]byte{}
+		for i := range rel {
+			rel[i] = 0xff
+		}
+		m := s.msg
+		s.c.cli(chain(smb2PDU(smbCreate, false, 0, m, s.sid, s.tid, createReq(name, fileOverwriteIf, 0x40, accessWrite)),
+			smb2PDU(smbWrite, false, 0, m+1, s.sid, s.tid, writeReq(rel, data)),
+			smb2PDU(smbClose, false, 0, m+2, s.sid, s.tid, closeReq(rel))))
+		s.c.srv(chain(smb2PDU(smbCreate, true, 0, m, s.sid, s.tid, createResp(2, f, 0)),
+			smb2PDU(smbWrite, true, 0, m+1, s.sid, s.tid, writeResp(len(data))),
+			smb2PDU(smbClose, true, 0, m+2, s.sid, s.tid, fixed(60, 60))))
+		s.msg += 3
+		return
+	}
 	f := s.open(name, fileOverwriteIf, accessWrite, 0)
 	s.write(f, data)
 	s.close(f)
