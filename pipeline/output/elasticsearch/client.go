@@ -3,6 +3,7 @@ package elasticsearch
 import (
 	"compress/gzip"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -14,10 +15,11 @@ import (
 )
 
 // NewClient builds the Elasticsearch client from cfg: authentication (API
-// key, else basic), TLS trust (CA file and/or fingerprint), gzip request
-// bodies, and transport-level retries of whole requests answered 429, 502,
-// 503 or 504 (or not answered) with exponential backoff and jitter. It reads
-// cfg.CAFile. The client is safe for concurrent use.
+// key, else basic), TLS trust (CA file, or a pinned fingerprint), gzip
+// request bodies (gzipTransport), and transport-level retries of whole
+// requests answered 429, 502, 503 or 504 (or not answered) with
+// exponential backoff and jitter. It reads cfg.CAFile. The client is safe
+// for concurrent use.
 func NewClient(cfg Config) (*elasticsearch.Client, error) {
 	cfg, err := cfg.WithDefaults()
 	if err != nil {
@@ -37,34 +39,41 @@ func NewClient(cfg Config) (*elasticsearch.Client, error) {
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
 	}
+	if cfg.CompressionLevel > gzip.BestCompression {
+		return nil, fmt.Errorf("compression_level: %d", cfg.CompressionLevel)
+	}
+	// TLS trust is set on tr here, not through the client's CACert and
+	// CertificateFingerprint, which need tr to be the client's transport.
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file: %s: no PEM certificate", cfg.CAFile)
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	if cfg.CAFingerprint != "" {
+		if err := pinFingerprint(tr, normFingerprint(cfg.CAFingerprint)); err != nil {
+			return nil, err
+		}
+	}
+	var rt http.RoundTripper = tr
+	if cfg.CompressionLevel > 0 {
+		rt = newGzipTransport(tr, cfg.CompressionLevel)
+	}
 	ec := elasticsearch.Config{
 		Addresses:     cfg.URLs,
 		APIKey:        cfg.APIKey,
-		Transport:     tr,
+		Transport:     rt,
 		RetryOnStatus: []int{429, 502, 503, 504},
 		MaxRetries:    3,
 		RetryBackoff:  backoff(500*time.Millisecond, cfg.MaxBackoff/4),
 	}
 	if cfg.APIKey == "" {
 		ec.Username, ec.Password = cfg.Username, cfg.Password
-	}
-	if cfg.CompressionLevel > 0 {
-		ec.CompressRequestBody = true
-		ec.CompressRequestBodyLevel = cfg.CompressionLevel
-		ec.PoolCompressor = true
-	}
-	if cfg.CompressionLevel > gzip.BestCompression {
-		return nil, fmt.Errorf("compression_level: %d", cfg.CompressionLevel)
-	}
-	if cfg.CAFingerprint != "" {
-		ec.CertificateFingerprint = normFingerprint(cfg.CAFingerprint)
-	}
-	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		ec.CACert = pem
 	}
 	c, err := elasticsearch.NewClient(ec)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,19 @@ type doc struct {
 	id       string
 	body     []byte
 	attempts int
+}
+
+// Read returns io.EOF with the last bytes of the document: BulkIndexer
+// copies the body with bytes.Buffer.ReadFrom, which asks for 512 free
+// bytes before every read, so a read that only returns io.EOF would make it
+// double the request buffer whenever a request ends within 512 bytes of
+// FlushBytes (and then reallocate it after the flush).
+func (d *doc) Read(p []byte) (int, error) {
+	n, err := d.Reader.Read(p)
+	if err == nil && d.Reader.Len() == 0 {
+		err = io.EOF
+	}
+	return n, err
 }
 
 func newLane(o *Output, name string, sp *spool.Spool, workers, flushBytes int, interval time.Duration) (*lane, error) {
@@ -135,17 +149,20 @@ func (l *lane) kick() {
 }
 
 func (l *lane) newDoc(e spool.Entry) *doc {
-	index, id, body, err := parsePayload(e.Data)
+	ib, idb, body, err := parsePayload(e.Data)
 	if err != nil {
 		l.dropped.Add(1)
 		l.sp.Ack(e.Pos)
 		return nil
 	}
-	if in, ok := l.indexes[index]; ok {
-		index = in
-	} else if len(l.indexes) < 1024 {
-		l.indexes[index] = index
+	index, ok := l.indexes[string(ib)]
+	if !ok {
+		index = string(ib)
+		if len(l.indexes) < 1024 {
+			l.indexes[index] = index
+		}
 	}
+	id := string(idb)
 	d, _ := l.pool.Get().(*doc)
 	if d == nil {
 		d = new(doc)

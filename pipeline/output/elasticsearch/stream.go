@@ -84,19 +84,20 @@ func appendPayload(dst []byte, index, id string) []byte {
 
 var errBadPayload = errors.New("malformed spooled document")
 
-func parsePayload(b []byte) (index, id string, doc []byte, err error) {
+// parsePayload splits a spooled document; the slices point into b.
+func parsePayload(b []byte) (index, id, doc []byte, err error) {
 	if len(b) < 1 || len(b) < 1+int(b[0])+1 {
-		return "", "", nil, errBadPayload
+		return nil, nil, nil, errBadPayload
 	}
 	n := int(b[0])
-	index, b = string(b[1:1+n]), b[1+n:]
+	index, b = b[1:1+n], b[1+n:]
 	m := int(b[0])
 	if len(b) < 1+m+2 {
-		return "", "", nil, errBadPayload
+		return nil, nil, nil, errBadPayload
 	}
-	id, doc = string(b[1:1+m]), b[1+m:]
+	id, doc = b[1:1+m], b[1+m:]
 	if doc[0] != '{' || doc[len(doc)-1] != '}' {
-		return "", "", nil, errBadPayload
+		return nil, nil, nil, errBadPayload
 	}
 	return index, id, doc, nil
 }

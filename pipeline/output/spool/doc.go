@@ -11,6 +11,13 @@
 //     marks one delivered. A segment file is deleted only when it is sealed,
 //     read to its end and every document in it has been acknowledged.
 //
+// Every document goes through a segment file. When the reader keeps up,
+// the writer also hands the records it has just written to the reader in
+// memory (at most 16 MiB of them at a time), and Read takes them from there
+// instead of reading the file back (Stats.ReadMemory counts them); records
+// it did not hand over, or that a slow reader left behind, are read from the
+// file. The on-disk guarantees are the same either way.
+//
 // # Bounds and drops
 //
 // The queue plus the segment files may hold at most Config.MaxBytes. Put with

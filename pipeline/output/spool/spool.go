@@ -56,6 +56,7 @@ type Stats struct {
 	WrittenBytes   uint64
 	Read           uint64 // documents returned by Read
 	ReadBytes      uint64
+	ReadMemory     uint64 // of Read: handed over in memory by the writer, not read back from a file
 	Acked          uint64
 	CorruptRecords uint64 // bad records met (each ends its segment early)
 	CorruptBytes   uint64 // bytes lost to corruption, torn tails included
@@ -108,7 +109,9 @@ type Spool struct {
 	segs    []*segment // by seq
 	active  *segment
 	wf      *os.File
-	cur     *segment // reader's segment
+	cur     *segment   // reader's segment
+	mem     []memChunk // records just written, handed to a caught-up reader
+	memB    int64      // their bytes
 	nextSeq uint64
 	dirty   bool // cursor needs writing
 	unsync  bool // active segment written since the last fsync
@@ -317,13 +320,116 @@ func (s *Spool) Put(data []byte, keep bool) bool {
 	return true
 }
 
+// memChunk is a run of whole records that the writer has just committed
+// to segment g at offset off and handed to the reader in memory: the reader
+// reads the file up to off and then takes the records from b instead of
+// reading them back. b is part of a queue block that is not reused
+// afterwards, so Entry.Data can point into it.
+type memChunk struct {
+	g   *segment
+	off int64
+	b   []byte
+}
+
+// maxMemBytes bounds the records handed over and not yet read; past it
+// (a reader held back by MaxInFlight) the reader reads the file again.
+const maxMemBytes = 16 << 20
+
+// handoffLocked hands records b, just committed to g at off, to the reader
+// when they follow the records handed over before, or when the reader is
+// in g less than maxMemBytes/2 behind them. Called with mu held.
+func (s *Spool) handoffLocked(g *segment, off int64, b []byte) bool {
+	if s.memB+int64(len(b)) > maxMemBytes {
+		return false
+	}
+	if n := len(s.mem); n > 0 {
+		last := s.mem[n-1]
+		if last.g != g || last.off+int64(len(last.b)) != off {
+			return false
+		}
+	} else {
+		rg := s.cur
+		if rg == nil || rg.readEnd {
+			rg = s.nextSegmentLocked()
+		}
+		if rg != g || off-g.readOff > maxMemBytes/2 {
+			return false
+		}
+	}
+	s.mem = append(s.mem, memChunk{g: g, off: off, b: b})
+	s.memB += int64(len(b))
+	return true
+}
+
+// memAtLocked drops handed-over records the reader has passed (it left
+// their segment early) and reports whether the next records of g, at off,
+// are in memory. Called with mu held.
+func (s *Spool) memAtLocked(g *segment, off int64) bool {
+	for len(s.mem) > 0 && (s.mem[0].g.seq < g.seq || s.mem[0].g == g && s.mem[0].off < off) {
+		s.memB -= int64(len(s.mem[0].b))
+		s.mem[0] = memChunk{}
+		s.mem = s.mem[1:]
+	}
+	return len(s.mem) > 0 && s.mem[0].g == g && s.mem[0].off == off
+}
+
+// readMemLocked returns handed-over records of g (memAtLocked was true).
+// Called with mu held.
+func (s *Spool) readMemLocked(g *segment, room, maxBytes int, dst []Entry) []Entry {
+	m := &s.mem[0]
+	pos, got, bytes := 0, 0, 0
+	for got < room && pos < len(m.b) && bytes < maxBytes {
+		n := recordHdr + int(uint32le(m.b[pos:]))
+		payload := m.b[pos+recordHdr : pos+n : pos+n]
+		var ok bool
+		if dst, ok = s.takeLocked(g, m.off+int64(pos), n, payload, dst); ok {
+			got++
+			bytes += len(payload)
+			s.st.ReadMemory++
+		}
+		pos += n
+	}
+	m.b, m.off = m.b[pos:], m.off+int64(pos)
+	s.memB -= int64(pos)
+	if len(m.b) == 0 {
+		s.mem[0] = memChunk{}
+		s.mem = s.mem[1:]
+		if len(s.mem) == 0 {
+			s.mem = nil
+		}
+	}
+	return dst
+}
+
+// takeLocked records that the reader passed the record of g at off (n
+// bytes with its header) and appends it to dst unless the cursor says it
+// was acknowledged before a restart. Called with mu held.
+func (s *Spool) takeLocked(g *segment, off int64, n int, payload []byte, dst []Entry) ([]Entry, bool) {
+	idx := g.readIdx
+	g.readIdx++
+	g.offs = append(g.offs, off)
+	g.readOff = off + int64(n)
+	if g.preAcked(idx) {
+		g.ack = append(g.ack, true)
+		s.advance(g)
+		return dst, false
+	}
+	g.ack = append(g.ack, false)
+	s.st.InFlight++
+	s.st.Read++
+	s.st.ReadBytes += uint64(len(payload))
+	return append(dst, Entry{Pos: Pos{Seq: g.seq, Index: idx}, Data: payload}), true
+}
+
 // blockSize is the size of the queue's blocks: the writer's unit of work.
 const blockSize = 1 << 20
 
-// block holds whole records; n counts them.
+// block holds whole records; n counts them. A block whose records were
+// handed to the reader (handed) is not reused.
 type block struct {
-	b []byte
-	n int64
+	b      []byte
+	n      int64
+	handed bool
 }
 
 // newBlock returns an empty block that holds at least need bytes. Called
@@ -366,11 +472,11 @@ func (s *Spool) writeLoop() {
 		s.qDocs = 0
 		s.mu.Unlock()
 		for _, b := range batch {
-			s.writeBatch(b.b, b.n)
+			s.writeBatch(b)
 		}
 		s.mu.Lock()
 		for i, b := range batch {
-			if cap(b.b) == blockSize && len(s.free) < 16 {
+			if cap(b.b) == blockSize && !b.handed && len(s.free) < 16 {
 				b.b, b.n = b.b[:0], 0
 				s.free = append(s.free, b)
 			}
@@ -389,7 +495,8 @@ func (s *Spool) writeLoop() {
 // writeBatch appends records to the active segment, starting a new one
 // whenever the next record would take it past SegmentBytes (a record larger
 // than that gets a segment of its own). Only the writer goroutine touches wf.
-func (s *Spool) writeBatch(batch []byte, n int64) {
+func (s *Spool) writeBatch(blk *block) {
+	batch, n := blk.b, blk.n
 	for len(batch) > 0 {
 		s.mu.Lock()
 		size := int64(-1)
@@ -409,7 +516,7 @@ func (s *Spool) writeBatch(batch []byte, n int64) {
 		if int64(len(batch)) > room {
 			part, k = splitRecords(batch, room)
 		}
-		if !s.writePart(batch[:part], k) {
+		if !s.writePart(blk, batch[:part], k) {
 			s.writeFailed(nil, batch[part:], n-k)
 			return
 		}
@@ -434,8 +541,9 @@ func splitRecords(b []byte, room int64) (int, int64) {
 	return off, k
 }
 
-// writePart writes whole records to the active segment and commits them.
-func (s *Spool) writePart(b []byte, n int64) bool {
+// writePart writes whole records (b, part of blk) to the active segment and
+// commits them, handing them to the reader if it is caught up.
+func (s *Spool) writePart(blk *block, b []byte, n int64) bool {
 	if _, err := s.wf.Write(b); err != nil {
 		s.writeFailed(err, b, n)
 		s.mu.Lock()
@@ -445,6 +553,9 @@ func (s *Spool) writePart(b []byte, n int64) bool {
 	}
 	s.mu.Lock()
 	g := s.active
+	if s.handoffLocked(g, g.size, b) {
+		blk.handed = true
+	}
 	g.size += int64(len(b))
 	g.written += int(n)
 	s.st.DiskBytes += int64(len(b))
@@ -653,6 +764,21 @@ func (s *Spool) Read(ctx context.Context, dst []Entry, maxDocs, maxBytes int) ([
 			continue
 		}
 		off, limit, sealed := g.readOff, g.size, g.sealed
+		if off < limit && s.memAtLocked(g, off) {
+			n0 := len(dst)
+			dst = s.readMemLocked(g, room, maxBytes, dst)
+			if g.readOff >= g.size && g.sealed {
+				s.endSegment(g)
+			}
+			s.mu.Unlock()
+			if len(dst) > n0 {
+				return dst, nil
+			}
+			continue
+		}
+		if len(s.mem) > 0 && s.mem[0].g == g && s.mem[0].off < limit {
+			limit = s.mem[0].off // the file up to the records handed over
+		}
 		if off >= limit {
 			if sealed {
 				s.endSegment(g)
@@ -802,23 +928,12 @@ func (s *Spool) readChunk(g *segment, off, limit int64, sealed bool, room, maxBy
 			s.endSegment(g)
 			return dst, nil
 		}
-		idx := g.readIdx
-		g.readIdx++
-		g.offs = append(g.offs, off+int64(pos))
-		pos += n
-		g.readOff = off + int64(pos)
-		if g.preAcked(idx) {
-			g.ack = append(g.ack, true)
-			s.advance(g)
-		} else {
-			g.ack = append(g.ack, false)
-			dst = append(dst, Entry{Pos: Pos{Seq: g.seq, Index: idx}, Data: payload[:len(payload):len(payload)]})
+		var ok bool
+		if dst, ok = s.takeLocked(g, off+int64(pos), n, payload[:len(payload):len(payload)], dst); ok {
 			got++
 			bytes += len(payload)
-			s.st.InFlight++
-			s.st.Read++
-			s.st.ReadBytes += uint64(len(payload))
 		}
+		pos += n
 		if bytes >= maxBytes {
 			break
 		}
@@ -942,6 +1057,7 @@ func (s *Spool) Close() error {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.mem, s.memB = nil, 0
 	for _, g := range s.segs {
 		if g.f != nil {
 			g.f.Close()

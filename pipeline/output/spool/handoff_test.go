@@ -1,0 +1,90 @@
+package spool
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// A reader that keeps up gets the documents from memory (the writer hands
+// them over after writing them); they are in the segment files all the
+// same, so a crash loses none that was not acknowledged.
+func TestHandoffInMemoryThenCrash(t *testing.T) {
+	cfg := testConfig(t)
+	s := open(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const n = 2000
+	var got []Entry
+	for i := 0; i < n; i += 10 {
+		for j := i; j < i+10; j++ {
+			if !s.Put(doc(j), false) {
+				t.Fatalf("put %d refused", j)
+			}
+		}
+		for len(got) < i+10 {
+			var err error
+			if got, err = s.Read(ctx, got, 1000, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if ns := numbers(t, got); !slices.Equal(ns, seq(0, n)) {
+		t.Fatalf("order: %v...", ns[:10])
+	}
+	st := s.Stats()
+	if st.ReadMemory < n*9/10 {
+		t.Fatalf("%d of %d documents handed over in memory, want nearly all: %+v", st.ReadMemory, n, st)
+	}
+	if len(segFiles(t, cfg.Dir)) < 2 {
+		t.Fatal("the documents were not written to several segment files")
+	}
+	// Acknowledge the first half and the odd ones of the second, let the
+	// cursor be written, and take the directory as a crash leaves it.
+	acked := make([]bool, n)
+	for i, e := range got {
+		if i < n/2 || i%2 == 1 {
+			s.Ack(e.Pos)
+			acked[i] = true
+		}
+	}
+	time.Sleep(10 * cfg.SyncInterval)
+	snap := t.TempDir()
+	ents, _ := os.ReadDir(cfg.Dir)
+	for _, de := range ents {
+		b, err := os.ReadFile(filepath.Join(cfg.Dir, de.Name()))
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		os.WriteFile(filepath.Join(snap, de.Name()), b, 0o640)
+	}
+	cfg2 := cfg
+	cfg2.Dir = snap
+	s2 := open(t, cfg2)
+	var again []Entry
+	for !s2.Empty() {
+		k := len(again)
+		var err error
+		if again, err = s2.Read(ctx, again, 1000, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range again[k:] {
+			s2.Ack(e.Pos)
+		}
+	}
+	var want []int
+	for i := range n {
+		if !acked[i] {
+			want = append(want, i)
+		}
+	}
+	if ns := numbers(t, again); !slices.Equal(ns, want) {
+		t.Fatalf("after the crash: %d documents %v..., want the %d unacknowledged %v...", len(ns), ns[:min(5, len(ns))], len(want), want[:5])
+	}
+	if st := s2.Stats(); st.ReadMemory != 0 {
+		t.Fatalf("documents of an earlier run handed over in memory: %+v", st)
+	}
+}
