@@ -55,13 +55,14 @@ type Detector struct {
 }
 
 type source struct {
-	targets map[netip.Addr]*target
-	last    time.Time
-	ports   []uint16
-	cookies []string
-	flows   []event.FlowID
-	cids    []event.CommunityID
-	count   uint64
+	targets  map[netip.Addr]*target
+	last     time.Time
+	ports    []uint16
+	rdpPorts []uint16 // non-standard ports on which this source's flows were RDP
+	cookies  []string
+	flows    []event.FlowID
+	cids     []event.CommunityID
+	count    uint64
 }
 
 type target struct {
@@ -84,6 +85,9 @@ type pair struct {
 	cids   []event.CommunityID
 	port   uint16
 }
+
+// maxRDPPorts bounds the non-standard RDP ports remembered per source.
+const maxRDPPorts = 4
 
 // probeBytes: a responder that sent less than this in a short connection
 // gave no real session (negotiation, TLS handshake and refusal at most).
@@ -130,10 +134,20 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 	if f.Final {
 		d.tags.Drop(f.ID)
 	}
-	if f.Transport != 6 || !(tagged || slices.Contains(d.ports, f.Destination.Port)) {
+	if f.Transport != 6 {
 		return
 	}
 	src, dst := f.Source.IP.Unmap(), f.Destination.IP.Unmap()
+	port := f.Destination.Port
+	if !tagged && !slices.Contains(d.ports, port) {
+		// A port is RDP for a source once the analyser recognised RDP
+		// on it in one of the source's flows: a scan of a non-standard
+		// port is mostly refused or unanswered attempts, which carry no
+		// RDP bytes, around the few hosts that answer.
+		if s := d.sources[src]; s == nil || !slices.Contains(s.rdpPorts, port) {
+			return
+		}
+	}
 	if f.Start.After(d.now) {
 		d.now = f.Start
 	}
@@ -143,6 +157,9 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 
 	s := d.source(src)
 	if s != nil {
+		if tagged && tag.Protocol == "rdp" && !slices.Contains(d.ports, port) && !slices.Contains(s.rdpPorts, port) && len(s.rdpPorts) < maxRDPPorts {
+			s.rdpPorts = append(s.rdpPorts, port)
+		}
 		d.addTarget(s, f, dst, probe, tag.Detail)
 		d.checkScan(src, s, raise, false)
 	}

@@ -154,6 +154,41 @@ func TestRDPByContent(t *testing.T) {
 	}
 }
 
+// TestRDPPortLearned: a scan of a non-standard port is mostly refused
+// attempts that carry no RDP bytes; once a few hosts answered RDP on that
+// port, the source's other attempts on it count too. Another source's
+// refused attempts on the same port do not.
+func TestRDPPortLearned(t *testing.T) {
+	var recs []event.Record
+	for i := range 30 {
+		at := t0.Add(time.Duration(i) * 2 * time.Second)
+		dst := fmt.Sprintf("10.10.4.%d", i+1)
+		if i%10 == 5 { // every tenth host answers RDP on the port
+			f := rulestest.Flow("10.10.3.200", dst, 33891, at, rulestest.Dur(200*time.Millisecond), rulestest.Bytes(400, 300))
+			r := &rdpRec{cookie: "Administr"}
+			r.FlowID, r.Protocol, r.Timestamp = f.ID, "rdp", f.Start
+			recs = append(recs, r, f)
+			continue
+		}
+		recs = append(recs, rulestest.Flow("10.10.3.200", dst, 33891, at, rulestest.State("REJ"), rulestest.Dur(time.Millisecond)))
+		recs = append(recs, rulestest.Flow("10.10.3.201", dst, 33891, at, rulestest.State("REJ"), rulestest.Dur(time.Millisecond)))
+	}
+	alerts := rulestest.Run(newDet(t, Config{}, nil), recs, 0)
+	eps := map[string]event.Alert{}
+	for _, a := range alerts {
+		eps[a.Key] = a
+	}
+	a, ok := eps["scan/10.10.3.200"]
+	if len(eps) != 1 || !ok {
+		t.Fatalf("want one scan alert for 10.10.3.200, got:\n%s", rulestest.Summary(alerts))
+	}
+	// The first answer teaches the port: the five refusals before it are
+	// not RDP yet, the 25 hosts from it on are.
+	if a.Evidence.TargetCount != 25 || a.Evidence.Ports[0] != 33891 {
+		t.Errorf("targets %d ports %v, want 25 on 33891", a.Evidence.TargetCount, a.Evidence.Ports)
+	}
+}
+
 func TestBruteForce(t *testing.T) {
 	var recs []event.Record
 	for i := range 12 {
