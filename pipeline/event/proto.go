@@ -52,13 +52,37 @@ func (b *Base) BaseRecord() *Base { return b }
 // example "dns", "tls", "url", "user", "mamori"). body must not write a
 // member that AppendProto writes itself.
 func AppendProto(dst []byte, o *Observer, dataset string, b *Base, body func(w *JSON)) []byte {
-	w := JSON{B: dst}
-	w.Begin()
-	w.first[0] = false
-	// Everything up to body is written as runs of constant bytes around
-	// the variable values; the output is what the member-by-member calls
-	// on w would write (see legacy_test.go).
-	p := appendHeader(w.B, o, b.Timestamp, "logs", dataset)
+	w := JSON{B: appendProtoHead(dst, o, dataset, b)}
+	// The object is open at depth 0 with members written: the body's
+	// first member gets its comma.
+	if body != nil {
+		body(&w)
+	}
+	return appendProtoTail(w.B, o, b)
+}
+
+// AppendProtoRuns is AppendProto for a body that appends its members to
+// the document itself, as runs of constant bytes around the values (the
+// form of Flow.AppendJSON): body receives the document after the last
+// common member and returns it extended; every member it writes starts
+// with its comma (`,"dns":{…}`). A protocol's fast body must write what
+// its JSON-writer body would (each package tests the two against each
+// other).
+func AppendProtoRuns(dst []byte, o *Observer, dataset string, b *Base, body func(p []byte) []byte) []byte {
+	p := appendProtoHead(dst, o, dataset, b)
+	if body != nil {
+		p = body(p)
+	}
+	return appendProtoTail(p, o, b)
+}
+
+// appendProtoHead appends '{' and the common members up to flow.
+func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) []byte {
+	// Everything is written as runs of constant bytes around the variable
+	// values; the output is what the member-by-member calls on the JSON
+	// writer would write (see legacy_test.go).
+	p := append(dst, '{')
+	p = appendHeader(p, o, b.Timestamp, "logs", dataset)
 	p = append(p, `,"event":{"kind":"event","category":`...)
 	if len(b.Category) > 0 {
 		p = appendStrings(p, b.Category)
@@ -133,13 +157,14 @@ func AppendProto(dst []byte, o *Observer, dataset string, b *Base, body func(w *
 	}
 	p = append(p, `},"flow":{"id":"`...)
 	p = hex.AppendEncode(p, b.FlowID[:])
-	w.B = append(p, `"}`...)
+	return append(p, `"}`...)
+}
 
-	if body != nil {
-		body(&w)
-	}
-
-	p = append(w.B, `,"related":{"ip":`...)
+// appendProtoTail appends the common members after the body (related,
+// observer, host) and the closing brace.
+func appendProtoTail(p []byte, o *Observer, b *Base) []byte {
+	src, dstAddr := b.Source.Addr(), b.Destination.Addr()
+	p = append(p, `,"related":{"ip":`...)
 	p = appendIPs(p, src, dstAddr)
 	if len(b.RelatedUsers) > 0 {
 		p = append(p, `,"user":`...)
@@ -153,6 +178,10 @@ func AppendProto(dst []byte, o *Observer, dataset string, b *Base, body func(w *
 	p = appendObserver(p, o, b.Interface)
 	return append(p, '}')
 }
+
+// AppendStrings appends ss as a JSON array of strings, ["a","b",…], for
+// fast bodies (AppendProtoRuns).
+func AppendStrings(b []byte, ss ...string) []byte { return appendStrings(b, ss) }
 
 // appendStrings appends ["a","b",…].
 func appendStrings(b []byte, ss []string) []byte {

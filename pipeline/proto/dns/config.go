@@ -23,11 +23,16 @@ type Config struct {
 	// one is skipped (anomaly "message_too_large"). Defaults to 65535, the
 	// protocol's own limit.
 	MaxMessage int `yaml:"max_message"`
+	// DomainCache is how many query names' public-suffix splits
+	// (dns.question.registered_domain, subdomain, top_level_domain) the
+	// parser remembers: the same names are asked again and again, and the
+	// lookup costs more than the rest of a record. Defaults to 4096.
+	DomainCache int `yaml:"domain_cache"`
 }
 
 // DefaultConfig returns the defaults documented on Config.
 func DefaultConfig() Config {
-	return Config{MaxPending: 256, QueryTimeout: 10 * time.Second, MaxAnswers: 32, MaxMessage: 65535}
+	return Config{MaxPending: 256, QueryTimeout: 10 * time.Second, MaxAnswers: 32, MaxMessage: 65535, DomainCache: 4096}
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -44,6 +49,7 @@ func (c Config) withDefaults() (Config, error) {
 	fill("max_pending", &c.MaxPending, d.MaxPending, 1, 1<<16)
 	fill("max_answers", &c.MaxAnswers, d.MaxAnswers, 1, 1024)
 	fill("max_message", &c.MaxMessage, d.MaxMessage, 512, 65535)
+	fill("domain_cache", &c.DomainCache, d.DomainCache, 1, 1<<20)
 	switch {
 	case c.QueryTimeout == 0:
 		c.QueryTimeout = d.QueryTimeout

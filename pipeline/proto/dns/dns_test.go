@@ -338,6 +338,9 @@ func TestTransactions(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.check(t, recs(t, got))
+			for _, r := range recs(t, got) {
+				checkLegacy(t, r)
+			}
 			prototest.CheckRobust(t, p, info, proto.IsUDP(info), tc.chunks...)
 		})
 	}
@@ -414,6 +417,7 @@ func TestConfig(t *testing.T) {
 		{Config{MaxAnswers: 5000}, "max_answers: must be between 1 and 1024, got 5000"},
 		{Config{MaxMessage: 100}, "max_message: must be between 512 and 65535, got 100"},
 		{Config{QueryTimeout: time.Millisecond}, "query_timeout: must be at least 100ms, got 1ms"},
+		{Config{DomainCache: -1}, "domain_cache: must be between 1 and 1048576, got -1"},
 	} {
 		err := tc.c.Validate()
 		if (err == nil) != (tc.err == "") || err != nil && err.Error() != tc.err {

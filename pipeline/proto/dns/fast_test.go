@@ -95,3 +95,21 @@ func TestMatchAllocs(t *testing.T) {
 		t.Errorf("Match: %v allocations", n)
 	}
 }
+
+// The cache gives splitDomain's answers, also past its bound.
+func TestDomainCache(t *testing.T) {
+	c := &domainCache{max: 3}
+	names := []string{"www.example.com", "a.b.co.uk", "x.local", "www.example.com", "co.uk", "1.2.3.4", "a.b.co.uk", "WWW.Example.COM."}
+	for range 3 {
+		for _, n := range names {
+			var want domainSplit
+			want.reg, want.sub, want.tld = splitDomain(n)
+			if got := c.split(n); got != want {
+				t.Fatalf("split(%q) = %+v, want %+v", n, got, want)
+			}
+			if len(c.m) > c.max {
+				t.Fatalf("cache holds %d names, max %d", len(c.m), c.max)
+			}
+		}
+	}
+}

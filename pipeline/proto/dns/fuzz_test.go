@@ -46,6 +46,7 @@ func FuzzSession(f *testing.F) {
 			if b := r.AppendJSON(nil, &prototest.Observer); !json.Valid(b) {
 				t.Fatalf("invalid JSON: %s", b)
 			}
+			checkLegacy(t, r)
 		}
 	})
 }

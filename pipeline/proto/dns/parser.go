@@ -12,7 +12,8 @@ import (
 // Parser recognises DNS flows. It is read-only after New and safe for
 // concurrent use by every worker.
 type Parser struct {
-	cfg Config
+	cfg     Config
+	domains *domainCache
 }
 
 var _ proto.Parser = (*Parser)(nil)
@@ -24,7 +25,7 @@ func New(cfg Config) (*Parser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	return &Parser{cfg: c}, nil
+	return &Parser{cfg: c, domains: &domainCache{max: c.DomainCache}}, nil
 }
 
 // Name is the ECS network.protocol value (mDNS and LLMNR included).
@@ -144,7 +145,7 @@ var matchScratch = sync.Pool{New: func() any { return new(matchMessage) }}
 
 // NewSession starts the state of one flow.
 func (p *Parser) NewSession(f *flow.Info, emit proto.Emit) proto.Session {
-	s := &Session{cfg: p.cfg, emit: emit, conn: f.Conn, tcp: proto.IsTCP(f), variant: VariantDNS}
+	s := &Session{cfg: p.cfg, domains: p.domains, emit: emit, conn: f.Conn, tcp: proto.IsTCP(f), variant: VariantDNS}
 	s.questions = s.qbuf[:0]
 	switch {
 	case f.Conn.Source.Port() == portMDNS || f.Conn.Destination.Port() == portMDNS:

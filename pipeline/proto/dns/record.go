@@ -1,7 +1,9 @@
 package dns
 
 import (
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -53,6 +55,8 @@ type Record struct {
 
 	queryAt time.Time
 	related [1]string // RelatedHosts' backing array
+	domain  domainSplit
+	split   bool // domain is splitDomain(Name), from the parser's cache
 }
 
 var (
@@ -99,86 +103,139 @@ func (r *Record) finish() {
 // Dataset implements event.Record.
 func (r *Record) Dataset() string { return Dataset }
 
-// AppendJSON implements event.Record.
+// AppendJSON implements event.Record. The body is written as runs of
+// constant bytes around the values (event.AppendProtoRuns); legacy_test.go
+// keeps the member-by-member form it must equal.
 func (r *Record) AppendJSON(dst []byte, o *event.Observer) []byte {
-	return event.AppendProto(dst, o, Dataset, &r.Base, r.body)
+	return event.AppendProtoRuns(dst, o, Dataset, &r.Base, r.appendBody)
 }
 
-func (r *Record) body(w *event.JSON) {
-	w.Object("dns")
-	w.UintString("id", uint64(r.ID))
-	w.String("op_code", OpcodeName(r.Opcode))
-	var flags [7]string
+func (r *Record) appendBody(b []byte) []byte {
+	b = append(b, `,"dns":{"id":"`...)
+	b = strconv.AppendUint(b, uint64(r.ID), 10)
+	b = append(b, `","op_code":`...)
+	b = event.AppendQuoted(b, OpcodeName(r.Opcode))
 	if r.HasResponse {
-		w.String("type", "answer")
-		w.Strings("header_flags", headerFlags(flags[:0], r.RespFlags, r.DO)...)
-		w.String("response_code", RcodeName(r.Rcode))
+		b = append(b, `,"type":"answer","header_flags":`...)
+		b = appendHeaderFlags(b, r.RespFlags, r.DO)
+		b = append(b, `,"response_code":`...)
+		b = event.AppendQuoted(b, RcodeName(r.Rcode))
 	} else {
-		w.String("type", "query")
-		w.Strings("header_flags", headerFlags(flags[:0], r.QueryFlags, r.DO)...)
+		b = append(b, `,"type":"query","header_flags":`...)
+		b = appendHeaderFlags(b, r.QueryFlags, r.DO)
 	}
 	if r.QuestionCount > 0 {
-		w.Object("question")
-		w.String("name", r.Name)
-		w.String("type", TypeName(r.QType))
-		w.String("class", ClassName(r.QClass))
-		if reg, sub, tld := splitDomain(r.Name); reg != "" {
-			w.String("registered_domain", reg)
-			w.StringIf("subdomain", sub)
-			w.String("top_level_domain", tld)
+		b = append(b, `,"question":{"name":`...)
+		b = event.AppendQuoted(b, r.Name)
+		b = append(b, `,"type":`...)
+		b = event.AppendQuoted(b, TypeName(r.QType))
+		b = append(b, `,"class":`...)
+		b = event.AppendQuoted(b, ClassName(r.QClass))
+		d := r.domain
+		if !r.split {
+			d.reg, d.sub, d.tld = splitDomain(r.Name)
 		}
-		w.End()
+		if d.reg != "" {
+			b = append(b, `,"registered_domain":`...)
+			b = event.AppendQuoted(b, d.reg)
+			if d.sub != "" {
+				b = append(b, `,"subdomain":`...)
+				b = event.AppendQuoted(b, d.sub)
+			}
+			b = append(b, `,"top_level_domain":`...)
+			b = event.AppendQuoted(b, d.tld)
+		}
+		b = append(b, '}')
 	}
 	if len(r.Answers) > 0 {
-		w.Array("answers")
-		var ipBuf [8]string
-		ips := ipBuf[:0]
+		b = append(b, `,"answers":[`...)
+		ips := 0
 		for i := range r.Answers {
 			a := &r.Answers[i]
-			w.Item()
-			w.String("name", a.Name)
-			w.String("type", TypeName(a.Type))
-			w.String("class", ClassName(a.Class))
-			w.Int("ttl", int64(a.TTL))
-			w.StringIf("data", a.Data)
-			w.End()
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = event.AppendQuoted(b, a.Name)
+			b = append(b, `,"type":`...)
+			b = event.AppendQuoted(b, TypeName(a.Type))
+			b = append(b, `,"class":`...)
+			b = event.AppendQuoted(b, ClassName(a.Class))
+			b = append(b, `,"ttl":`...)
+			b = strconv.AppendUint(b, uint64(a.TTL), 10)
+			if a.Data != "" {
+				b = append(b, `,"data":`...)
+				b = event.AppendQuoted(b, a.Data)
+			}
+			b = append(b, '}')
 			if a.IP.IsValid() {
-				ips = append(ips, a.Data)
+				ips++
 			}
 		}
-		w.EndArray()
-		if len(ips) > 0 {
-			w.Strings("resolved_ip", ips...)
+		b = append(b, ']')
+		if ips > 0 {
+			b = append(b, `,"resolved_ip":[`...)
+			n := 0
+			for i := range r.Answers {
+				if a := &r.Answers[i]; a.IP.IsValid() {
+					if n > 0 {
+						b = append(b, ',')
+					}
+					b = event.AppendQuoted(b, a.Data)
+					n++
+				}
+			}
+			b = append(b, ']')
 		}
 	}
-	w.End()
-
-	w.Object("mamori")
-	w.Object("dns")
-	w.String("variant", r.Variant)
+	b = append(b, `},"mamori":{"dns":{"variant":`...)
+	b = event.AppendQuoted(b, r.Variant)
 	if r.HasResponse {
-		w.Uint("answers_count", uint64(r.AnswerCount))
-		w.Uint("authorities_count", uint64(r.AuthCount))
-		w.Uint("additionals_count", uint64(r.AddCount))
+		b = append(b, `,"answers_count":`...)
+		b = strconv.AppendUint(b, uint64(r.AnswerCount), 10)
+		b = append(b, `,"authorities_count":`...)
+		b = strconv.AppendUint(b, uint64(r.AuthCount), 10)
+		b = append(b, `,"additionals_count":`...)
+		b = strconv.AppendUint(b, uint64(r.AddCount), 10)
 	}
 	if r.AnswersDropped > 0 {
-		w.Uint("answers_dropped", uint64(r.AnswersDropped))
+		b = append(b, `,"answers_dropped":`...)
+		b = strconv.AppendUint(b, uint64(r.AnswersDropped), 10)
 	}
 	if r.QuestionCount > 1 {
-		w.Uint("questions_count", uint64(r.QuestionCount))
-		w.Strings("other_questions", r.OtherQuestions...)
+		b = append(b, `,"questions_count":`...)
+		b = strconv.AppendUint(b, uint64(r.QuestionCount), 10)
+		b = append(b, `,"other_questions":`...)
+		b = event.AppendStrings(b, r.OtherQuestions...)
 	}
 	if r.UnicastResp {
-		w.Bool("unicast_response", true)
+		b = append(b, `,"unicast_response":true`...)
 	}
 	if r.Retransmits > 0 {
-		w.Uint("retransmissions", uint64(r.Retransmits))
+		b = append(b, `,"retransmissions":`...)
+		b = strconv.AppendUint(b, uint64(r.Retransmits), 10)
 	}
 	if len(r.Anomalies) > 0 {
-		w.Strings("anomalies", r.Anomalies...)
+		b = append(b, `,"anomalies":`...)
+		b = event.AppendStrings(b, r.Anomalies...)
 	}
-	w.End()
-	w.End()
+	return append(b, "}}"...)
+}
+
+// appendHeaderFlags appends headerFlags' names as a JSON array (they are
+// ASCII letters: nothing to escape).
+func appendHeaderFlags(b []byte, f uint16, do bool) []byte {
+	var flags [7]string
+	b = append(b, '[')
+	for i, name := range headerFlags(flags[:0], f, do) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"')
+	}
+	return append(b, ']')
 }
 
 // headerFlags appends the set flags in ECS's two-letter form to out.
@@ -216,6 +273,36 @@ func splitDomain(name string) (registered, sub, tld string) {
 	}
 	sub = strings.TrimSuffix(strings.TrimSuffix(lower, reg), ".")
 	return reg, sub, suffix
+}
+
+// domainSplit is what splitDomain returns for one name.
+type domainSplit struct{ reg, sub, tld string }
+
+// domainCache remembers splitDomain's results by name, for every worker's
+// sessions (safe for concurrent use). It holds at most max names and
+// starts afresh when full; since splitDomain is a pure function of the
+// name, it changes no output.
+type domainCache struct {
+	mu  sync.Mutex
+	m   map[string]domainSplit
+	max int
+}
+
+func (c *domainCache) split(name string) domainSplit {
+	c.mu.Lock()
+	d, ok := c.m[name]
+	c.mu.Unlock()
+	if ok {
+		return d
+	}
+	d.reg, d.sub, d.tld = splitDomain(name)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = make(map[string]domainSplit, min(c.max, 1024))
+	}
+	c.m[name] = d
+	c.mu.Unlock()
+	return d
 }
 
 // tldPlusOne is publicsuffix.EffectiveTLDPlusOne(domain) for a domain whose

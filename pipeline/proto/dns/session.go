@@ -15,6 +15,7 @@ import (
 // direction.
 type Session struct {
 	cfg     Config
+	domains *domainCache
 	emit    proto.Emit
 	conn    event.Conn
 	tcp     bool
@@ -228,6 +229,9 @@ func (s *Session) response(ts time.Time, m *message) {
 
 func (s *Session) flush(r *Record) {
 	r.finish()
+	if r.QuestionCount > 0 {
+		r.domain, r.split = s.domains.split(r.Name), true
+	}
 	s.emit(r)
 }
 

@@ -47,6 +47,9 @@ func FuzzSession(f *testing.F) {
 			if b := r.AppendJSON(nil, &prototest.Observer); !json.Valid(b) {
 				t.Fatalf("invalid JSON: %s", b)
 			}
+			if h, ok := r.(*Record); ok {
+				checkLegacy(t, h)
+			}
 		}
 	})
 }

@@ -53,6 +53,7 @@ func split(tb testing.TB, rs []event.Record) (hs []*Record, ns []*ntlm.Record) {
 		}
 		switch x := r.(type) {
 		case *Record:
+			checkLegacy(tb, x)
 			hs = append(hs, x)
 		case *ntlm.Record:
 			ns = append(ns, x)

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,100 +115,195 @@ func (r *Record) finish() {
 // Dataset implements event.Record.
 func (r *Record) Dataset() string { return Dataset }
 
-// AppendJSON implements event.Record.
+// AppendJSON implements event.Record. The body is written as runs of
+// constant bytes around the values (event.AppendProtoRuns); legacy_test.go
+// keeps the member-by-member form it must equal.
 func (r *Record) AppendJSON(dst []byte, o *event.Observer) []byte {
-	return event.AppendProto(dst, o, Dataset, &r.Base, r.body)
+	return event.AppendProtoRuns(dst, o, Dataset, &r.Base, r.appendBody)
 }
 
-func (r *Record) body(w *event.JSON) {
-	w.Object("http")
+func (r *Record) appendBody(b []byte) []byte {
+	b = append(b, `,"http":{`...)
+	sep := false
 	if v := r.Version; v != "" {
-		w.String("version", v)
+		b = append(b, `"version":`...)
+		b = event.AppendQuoted(b, v)
+		sep = true
 	} else if r.RespVersion != "" {
-		w.String("version", r.RespVersion)
+		b = append(b, `"version":`...)
+		b = event.AppendQuoted(b, r.RespVersion)
+		sep = true
 	}
 	if r.HasRequest {
-		w.Object("request")
-		w.StringIf("method", r.Method)
-		w.StringIf("referrer", r.Referrer)
-		if r.ReqBodyBytes > 0 {
-			w.Object("body")
-			w.Int("bytes", r.ReqBodyBytes)
-			w.End()
+		if sep {
+			b = append(b, ',')
 		}
-		w.Int("bytes", int64(r.ReqHeaderBytes)+r.ReqBodyBytes)
-		w.End()
+		b = append(b, `"request":{`...)
+		in := false
+		if r.Method != "" {
+			b = append(b, `"method":`...)
+			b = event.AppendQuoted(b, r.Method)
+			in = true
+		}
+		if r.Referrer != "" {
+			if in {
+				b = append(b, ',')
+			}
+			b = append(b, `"referrer":`...)
+			b = event.AppendQuoted(b, r.Referrer)
+			in = true
+		}
+		if r.ReqBodyBytes > 0 {
+			if in {
+				b = append(b, ',')
+			}
+			b = append(b, `"body":{"bytes":`...)
+			b = strconv.AppendInt(b, r.ReqBodyBytes, 10)
+			b = append(b, '}')
+			in = true
+		}
+		if in {
+			b = append(b, ',')
+		}
+		b = append(b, `"bytes":`...)
+		b = strconv.AppendInt(b, int64(r.ReqHeaderBytes)+r.ReqBodyBytes, 10)
+		b = append(b, '}')
+		sep = true
 	}
 	if r.HasResponse {
-		w.Object("response")
-		w.Int("status_code", int64(r.Status))
-		w.Object("body")
-		w.Int("bytes", r.RespBodyBytes)
-		w.End()
-		w.Int("bytes", int64(r.RespHeaderBytes)+r.RespBodyBytes)
-		w.End()
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"response":{"status_code":`...)
+		b = strconv.AppendInt(b, int64(r.Status), 10)
+		b = append(b, `,"body":{"bytes":`...)
+		b = strconv.AppendInt(b, r.RespBodyBytes, 10)
+		b = append(b, `},"bytes":`...)
+		b = strconv.AppendInt(b, int64(r.RespHeaderBytes)+r.RespBodyBytes, 10)
+		b = append(b, '}')
 	}
-	w.End()
+	b = append(b, '}')
 
 	if r.HasRequest && (r.Target != "" || r.Domain != "") {
-		w.Object("url")
-		w.StringIf("original", r.Target)
-		w.StringIf("scheme", r.Scheme)
-		w.StringIf("domain", r.Domain)
+		b = append(b, `,"url":{`...)
+		sep := false
+		member := func(k, v string) {
+			if v == "" {
+				return
+			}
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, k...)
+			b = event.AppendQuoted(b, v)
+			sep = true
+		}
+		member(`"original":`, r.Target)
+		member(`"scheme":`, r.Scheme)
+		member(`"domain":`, r.Domain)
 		if r.Port > 0 {
-			w.Int("port", int64(r.Port))
+			if sep {
+				b = append(b, ',')
+			}
+			b = append(b, `"port":`...)
+			b = strconv.AppendInt(b, int64(r.Port), 10)
+			sep = true
 		}
-		w.StringIf("path", r.Path)
-		w.StringIf("query", r.Query)
-		if i := strings.LastIndexByte(r.Path, '.'); i >= 0 && i > strings.LastIndexByte(r.Path, '/') && len(r.Path)-i-1 <= 16 && i+1 < len(r.Path) {
-			w.String("extension", r.Path[i+1:])
+		member(`"path":`, r.Path)
+		member(`"query":`, r.Query)
+		if ext := extension(r.Path); ext != "" {
+			member(`"extension":`, ext)
 		}
-		w.End()
+		b = append(b, '}')
 	}
 	if r.UserAgent != "" {
-		w.Object("user_agent")
-		w.String("original", r.UserAgent)
-		w.End()
+		b = append(b, `,"user_agent":{"original":`...)
+		b = event.AppendQuoted(b, r.UserAgent)
+		b = append(b, '}')
 	}
 	if r.User != "" {
-		w.Object("user")
-		w.String("name", r.User)
-		w.StringIf("domain", r.UserDomain)
-		w.End()
+		b = append(b, `,"user":{"name":`...)
+		b = event.AppendQuoted(b, r.User)
+		if r.UserDomain != "" {
+			b = append(b, `,"domain":`...)
+			b = event.AppendQuoted(b, r.UserDomain)
+		}
+		b = append(b, '}')
 	}
 
-	w.Object("mamori")
-	w.Object("http")
-	w.StringIf("host", r.Host)
+	b = append(b, `,"mamori":{"http":{`...)
+	sep = false
+	member := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, k...)
+		b = event.AppendQuoted(b, v)
+		sep = true
+	}
+	member(`"host":`, r.Host)
 	if r.ReqContentType != "" {
-		w.Object("request")
-		w.String("content_type", r.ReqContentType)
-		w.End()
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"request":{"content_type":`...)
+		b = event.AppendQuoted(b, r.ReqContentType)
+		b = append(b, '}')
+		sep = true
 	}
 	if r.RespContentType != "" || r.Server != "" {
-		w.Object("response")
-		w.StringIf("content_type", r.RespContentType)
-		w.StringIf("server", r.Server)
-		w.End()
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"response":{`...)
+		sep = false
+		member(`"content_type":`, r.RespContentType)
+		member(`"server":`, r.Server)
+		b = append(b, '}')
+		sep = true
 	}
 	if r.AuthScheme != "" || r.ChallengeScheme != "" {
-		w.Object("auth")
-		w.StringIf("scheme", r.AuthScheme)
-		w.StringIf("challenge", r.ChallengeScheme)
-		w.StringIf("workstation", r.Workstation)
-		if m := &r.ntlmChallenge; m.Type == ntlm.TypeChallenge {
-			w.StringIf("target_name", m.TargetName)
-			w.StringIf("server_netbios_name", m.ServerNetBIOSName)
-			w.StringIf("server_dns_name", m.ServerDNSName)
+		if sep {
+			b = append(b, ',')
 		}
-		w.End()
+		b = append(b, `"auth":{`...)
+		sep = false
+		member(`"scheme":`, r.AuthScheme)
+		member(`"challenge":`, r.ChallengeScheme)
+		member(`"workstation":`, r.Workstation)
+		if m := &r.ntlmChallenge; m.Type == ntlm.TypeChallenge {
+			member(`"target_name":`, m.TargetName)
+			member(`"server_netbios_name":`, m.ServerNetBIOSName)
+			member(`"server_dns_name":`, m.ServerDNSName)
+		}
+		b = append(b, '}')
+		sep = true
 	}
 	if r.Tunnel {
-		w.Bool("tunnel", true)
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"tunnel":true`...)
+		sep = true
 	}
 	if len(r.Anomalies) > 0 {
-		w.Strings("anomalies", r.Anomalies...)
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, `"anomalies":`...)
+		b = event.AppendStrings(b, r.Anomalies...)
 	}
-	w.End()
-	w.End()
+	return append(b, "}}"...)
+}
+
+// extension is url.extension: what follows the last dot of the path's
+// last segment, at most 16 bytes, or "".
+func extension(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 && i > strings.LastIndexByte(path, '/') && len(path)-i-1 <= 16 && i+1 < len(path) {
+		return path[i+1:]
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package tls
 
 import (
 	"fmt"
+	"sync"
 
 	"mamori/pipeline/flow"
 	"mamori/pipeline/proto"
@@ -19,6 +20,9 @@ const Dataset = "mamori.tls"
 type Parser struct {
 	cfg   Config
 	certs *certCache
+	// buffers recycles the handshake reassembly buffers (cap at most
+	// cfg.HandshakeLimit) of sessions that emitted their record.
+	buffers sync.Pool
 }
 
 var (

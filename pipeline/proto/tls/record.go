@@ -78,9 +78,12 @@ func newRecord(f *flow.Info) *Record {
 	r.Conn = f.Conn
 	r.Protocol = Name
 	r.Action = "tls_handshake"
-	r.Type = []string{"connection", "protocol"}
+	r.Type = recType
 	return r
 }
+
+// recType is every record's event.type (shared: never changed).
+var recType = []string{"connection", "protocol"}
 
 // Dataset implements event.Record.
 func (r *Record) Dataset() string { return Dataset }

@@ -254,6 +254,14 @@ func (s *Session) grow(buf []byte, n int) []byte {
 	if cap(buf) >= n {
 		return buf
 	}
+	if len(buf) == 0 {
+		if b, ok := s.p.buffers.Get().([]byte); ok {
+			if cap(b) >= n {
+				return b
+			}
+			s.p.buffers.Put(b) // for a smaller message
+		}
+	}
 	nb := make([]byte, len(buf), n)
 	copy(nb, buf)
 	return nb
@@ -572,7 +580,14 @@ func (s *Session) flush(ts time.Time) {
 	s.done = true
 	r := s.rec
 	s.rec = nil
-	s.dir[0].hs, s.dir[1].hs = nil, nil
+	for i := range s.dir {
+		// Nothing the record holds points into the buffer: every field
+		// is copied out of the messages.
+		if h := &s.dir[i]; cap(h.hs) > 0 {
+			s.p.buffers.Put(h.hs[:0])
+		}
+		s.dir[i].hs = nil
+	}
 	r.Established = s.established()
 	if r.Server.Certificate == "" {
 		r.Server.Certificate = "not_seen"
