@@ -68,6 +68,9 @@ func (n *Names) Flow(f *event.Flow, peer netip.Addr) []string {
 func (n *Names) Evicted() uint64 { return n.tags.Evicted }
 
 func normalizeName(s string) string {
+	if plainName(s) {
+		return s
+	}
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, ':'); i > 0 && !strings.Contains(s[:i], ":") {
 		s = s[:i] // HTTP Host with a port
@@ -82,6 +85,26 @@ func normalizeName(s string) string {
 		}
 	}
 	return s
+}
+
+// plainName reports whether s is already normal: lowercase ASCII letters,
+// digits, '-', '_' and dots, not ending in a dot, and with a letter, '-'
+// or '_' (so no address literal). Most names are; one pass tells.
+func plainName(s string) bool {
+	if len(s) == 0 || len(s) > 253 || s[len(s)-1] == '.' {
+		return false
+	}
+	named := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z' || c == '-' || c == '_':
+			named = true
+		case c >= '0' && c <= '9' || c == '.':
+		default:
+			return false
+		}
+	}
+	return named
 }
 
 // maybeAddr reports whether s could be an address literal (perhaps in

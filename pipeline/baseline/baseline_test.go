@@ -371,7 +371,7 @@ func TestNameFunctionsAgainstPlainForms(t *testing.T) {
 		"[10.1.2.3]", "[fe80::1]", "fe80::1%eth0", "[2001:db8::1]:443", "::1", "1.2.3.4.example", "deadbeef", "dead:beef", "1e100.net",
 		"host.example.com:80", " spaced.example.org ", "a.b.c.d.e.go.jp", "1.2.3", "1.2.3.4.5", "[1.2.3.4", "0x1.2.3.4", "ab.cd"}
 	r := rand.New(rand.NewPCG(3, 3))
-	const alphabet = "0123456789abcdefABC.:[]%- jpco"
+	const alphabet = "0123456789abcdefABC.:[]%-_ jpco"
 	for range 20000 {
 		b := make([]byte, r.IntN(16))
 		for i := range b {

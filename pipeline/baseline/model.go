@@ -530,6 +530,9 @@ func addString(ss []string, s string, max int) []string {
 // NormalizeName lowercases a DNS name and drops a trailing dot and an
 // HTTP Host port.
 func NormalizeName(n string) string {
+	if plainName(n) {
+		return n
+	}
 	n = strings.TrimSpace(n)
 	if i := strings.LastIndexByte(n, ':'); i > 0 && !strings.Contains(n[:i], ":") {
 		n = n[:i]
@@ -544,6 +547,26 @@ func NormalizeName(n string) string {
 		}
 	}
 	return n
+}
+
+// plainName reports whether s is already normal: lowercase ASCII letters,
+// digits, '-', '_' and dots, not ending in a dot, and with a letter, '-'
+// or '_' (so no address literal). Most names are; one pass tells.
+func plainName(s string) bool {
+	if len(s) == 0 || len(s) > 253 || s[len(s)-1] == '.' {
+		return false
+	}
+	named := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z' || c == '-' || c == '_':
+			named = true
+		case c >= '0' && c <= '9' || c == '.':
+		default:
+			return false
+		}
+	}
+	return named
 }
 
 // maybeAddr reports whether s could be an address literal (perhaps in

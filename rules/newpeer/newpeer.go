@@ -226,10 +226,15 @@ func (d *Detector) raiseNew(host, peer netip.Addr, names []string, f *event.Flow
 // grow updates an alerted pair: it re-raises only when the severity rises
 // (the peer answered at last, a large upload, a risky port).
 func (d *Detector) grow(ep *rules.Episode, host, peer netip.Addr, f *event.Flow, inbound, failed bool, raise rules.Raise) {
-	ep.Touch(f.End)
 	if ep.Alert.Rule.ID == "" {
-		return // a pair folded into its host's episode: never raised alone
+		// A pair folded into its host's episode: never raised alone, only
+		// its time counts (Expire).
+		if f.End.After(ep.Last) {
+			ep.Last = f.End
+		}
+		return
 	}
+	ep.Touch(f.End)
 	ep.Alert.Evidence.Count++
 	rules.FlowEvidence(&ep.Alert.Evidence, f, 8)
 	if d.level(f, inbound, failed, nil) <= ep.Severity {
