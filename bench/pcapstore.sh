@@ -14,13 +14,17 @@
 #                         in turn (a linear scan; outputs concatenated)
 #    both with the files in the page cache, and checks that the two results
 #    are byte-identical pcap files (same SHA-256).
-# stenographer is not compared: it only indexes what its own stenotype
-# captures from a live interface, so the same 5 GB would have to be
-# replayed onto an interface first (see the note in the summary).
+# 3. stenographer on the same packets (bench/steno.sh, when run as root with
+#    stenographer and tcpreplay installed; STENO=0 skips it): the store's
+#    files are replayed into a veth pair in a namespace of its own where
+#    stenographer captures them, then the same queries are timed against
+#    mamori again, interleaved, and the answers compared frame by frame.
 #
 # Usage: bench/pcapstore.sh [COPIES]      (BENCH_OUT=dir, default bench/out;
 #        KEEP=1 keeps the store, REUSE=1 uses a kept one; RUNS / TCPDUMP_RUNS
-#        runs per query (default 5 / 3, medians); needs tcpdump and ~6 GB free)
+#        runs per query (default 5 / 3, medians); STENO_FILES / STENO_PPS:
+#        see bench/steno.sh; needs tcpdump and ~6 GB free, ~12 GB with
+#        stenographer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 copies=${1:-500}
@@ -34,7 +38,7 @@ for tool in tcpdump sha256sum go /usr/bin/time; do
 done
 [ -d "$shared" ] || { echo "bench/pcapstore.sh: $shared is absent" >&2; exit 1; }
 mkdir -p "$out"
-cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$store" "$out"/pcapstore-*.pcap "$out/pcapstore-files" "$out/pcapstore-values" "$out/mamori-pcapstore"; }
+cleanup() { [ "${KEEP:-0}" = 1 ] || rm -rf "$store" "$out"/pcapstore-*.pcap "$out/pcapstore-files" "$out/pcapstore-values" "$out/pcapstore-steno-queries" "$out/mamori-pcapstore"; }
 trap cleanup EXIT
 
 go build -o "$out/mamori-pcapstore" ./cmd/mamori
@@ -131,3 +135,22 @@ echo
 echo "(whole commands, mamori's process start, audit log fsync and result file included; medians of $runs"
 echo " mamori and $truns tcpdump runs; tcpdump reads the same $(wc -l < "$out/pcapstore-files") store files one after the other;"
 echo " community-id is compared with tcpdump's 5-tuple expression for the same flow; load average $(cut -d' ' -f1-3 /proc/loadavg))"
+
+if [ "${STENO:-1}" = 0 ]; then
+  exit 0
+elif [ "$(id -u)" != 0 ] || ! command -v tcpreplay >/dev/null || ! { command -v stenographer || [ -x /usr/sbin/stenographer ]; } >/dev/null; then
+  echo
+  echo "stenographer not compared: needs root, stenographer and tcpreplay (apt-get install stenographer tcpreplay)"
+  exit 0
+fi
+echo
+# stenographer's language has no community-id: the flow's two hosts and two
+# ports, as an index lookup (it has no exact filter).
+printf '%s\t%s\t%s\n' \
+  "host $HOST" "host $HOST" "host $HOST" \
+  "host $HOST2" "host $HOST2" "host $HOST2" \
+  "port 389" "port 389" "port 389" \
+  "tcp port 445 and host $HOST" "tcp port 445 and host $HOST" "tcp and port 445 and host $HOST" \
+  "community-id $cid" "community-id $cid" "tcp and host $sip and host $dip and port $spt and port $dpt" \
+  > "$out/pcapstore-steno-queries"
+MAMORI=$mamori bench/steno.sh "$store" "$out/pcapstore-steno-queries"
