@@ -21,38 +21,57 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		labels = append(labels, rulestest.Label{Rule: rule, Name: name, Actor: actor, Peer: peer, From: from, To: to})
 	}
 
-	// rdp-scan: a workstation tries RDP on 25–150 hosts of the department
-	// segment within seconds to minutes: most refuse or do not answer, a
-	// few answer the X.224 request. Sometimes on a non-standard port,
-	// where only hosts that answer RDP tell it is RDP.
+	// rdp-scan: a workstation tries RDP on 12–150 hosts of the department
+	// segment, within seconds to minutes (or slowly, over most of an
+	// hour), by day or at night: most refuse or do not answer, some answer
+	// the X.224 request. Sometimes on a non-standard port, where only the
+	// hosts that answer RDP tell it is RDP.
 	{
 		src := pick()
-		n := 25 + r.IntN(126)
+		n := 12 + r.IntN(139)
+		span := time.Duration(20+r.IntN(220)) * time.Second
+		slow := r.IntN(4) == 0
+		if slow {
+			n = 30 + r.IntN(40)
+			span = time.Duration(15+r.IntN(35)) * time.Minute
+		}
 		port := uint16(3389)
-		if r.IntN(4) == 0 {
+		if r.IntN(3) == 0 {
 			port = h.adminRDPPort + uint16(1+r.IntN(3))
 		}
-		t0 := at(10+r.IntN(6), r.IntN(60))
-		span := time.Duration(20+r.IntN(200)) * time.Second
+		hour := 9 + r.IntN(9)
+		if r.IntN(4) == 0 {
+			hour = r.IntN(5)
+		}
+		t0 := at(hour, r.IntN(60))
 		base := 100 + r.IntN(100)
+		recognised, learned := 0, port == 3389
+		var tenth time.Time
 		for i := range n {
 			t := t0.Add(span * time.Duration(i) / time.Duration(n))
 			dst := addr4(h.dept, base+i/250, 1+i%250)
-			k := r.IntN(10)
-			if port != 3389 {
-				k = 2 + k // more hosts answer RDP on its own port
-			}
+			k := r.IntN(20)
 			cli, srv := ap(src.ip, h.w.port()), ap(dst, port)
 			switch {
-			case k < 5:
-				h.w.refused(cli, srv, t)
 			case k < 9:
+				h.w.refused(cli, srv, t)
+			case k < 15:
 				h.w.unanswered(cli, srv, t)
 			default:
 				h.rdpProbe(t, src.ip, dst, port, "Administr", k%2 == 0)
+				learned = true
+			}
+			if learned {
+				if recognised++; recognised == 10 {
+					tenth = t
+				}
 			}
 		}
-		label("rdp-scan", fmt.Sprintf("rdp scan of %d hosts on port %d", n, port), src.ip, netip.Addr{}, t0, t0.Add(span))
+		name := fmt.Sprintf("rdp scan of %d hosts on port %d over %v", n, port, span.Round(time.Second))
+		label("rdp-scan", name, src.ip, netip.Addr{}, t0, t0.Add(span))
+		if !slow && !tenth.IsZero() && tenth.Sub(t0) <= 10*time.Minute {
+			h.deadlines = append(h.deadlines, Deadline{Label: len(labels) - 1, By: tenth.Add(time.Minute), Why: "an RDP scan within 60 s of its 10th target"})
+		}
 	}
 	// smb-lateral: PsExec from a workstation to 6–15 PCs it never used,
 	// with stolen domain credentials.
@@ -121,9 +140,14 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		if style != 2 {
 			h.lookup(t0.Add(-100*time.Millisecond), src.ip, name, c2)
 		}
+		beats := 0
+		var eighth time.Time
 		for t := t0; t.Before(at(30, 0)); t = t.Add(jitter(r, period, jit)) {
 			if r.Float64() < 0.1 {
 				continue // a missed beat
+			}
+			if beats++; beats == 8 {
+				eighth = t
 			}
 			switch style {
 			case 0: // TLS with SNI, the name looked up once
@@ -135,7 +159,10 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 				h.tlsSession(t, src.ip, c2, port, "", size, size*2, 400*time.Millisecond)
 			}
 		}
-		label("night-beacon", fmt.Sprintf("beacon %v ±%.0f%% style %d port %d", period, jit*100, style, port), src.ip, c2, t0, t0.Add(8*period))
+		label("night-beacon", fmt.Sprintf("beacon %v ±%.0f%% style %d port %d", period, jit*100, style, port), src.ip, c2, t0, at(30, 0))
+		if !eighth.IsZero() {
+			h.deadlines = append(h.deadlines, Deadline{Label: len(labels) - 1, By: eighth.Add(time.Minute), Why: "a beacon within a few periods (by its 8th beat)"})
+		}
 		label("new-external-peer", "beacon's peer", src.ip, c2, t0, t0.Add(time.Hour))
 	}
 	// new-external-peer: the database uploads 80 MB to an unknown address.

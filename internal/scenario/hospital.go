@@ -50,8 +50,9 @@ type hospital struct {
 	hl7Port, dicomPort, ehrPort, adminRDPPort uint16
 	rdpServer                                 netip.Addr // the server whose RDP listens on adminRDPPort
 
-	msgID int
-	used  map[*host]bool // workstations an episode uses
+	msgID     int
+	used      map[*host]bool // workstations an episode uses
+	deadlines []Deadline
 }
 
 func addr4(p netip.Prefix, c, d int) netip.Addr {

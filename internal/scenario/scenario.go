@@ -30,6 +30,9 @@ type Scenario struct {
 	Labels []rulestest.Label
 	// AttackDay is the attack day's midnight in the site's zone.
 	AttackDay time.Time
+	// Deadlines say by when (packet time) some labelled episodes must
+	// have alerted.
+	Deadlines []Deadline
 
 	h      *hospital
 	learn  []*capture
@@ -70,8 +73,17 @@ func Generate(c Config) *Scenario {
 	h.day(attackDay, attackDay.Add(24*time.Hour))
 	h.day(attackDay.AddDate(0, 0, 1), attackDay.AddDate(0, 0, 1).Add(8*time.Hour))
 	s.Labels = append(h.attacks(attackDay), h.nearMisses(attackDay)...)
+	s.Deadlines = h.deadlines
 	s.Site = h.site()
 	return s
+}
+
+// Deadline is a time-to-alert target: the first alert of the episode of
+// Labels[Label] must come by By.
+type Deadline struct {
+	Label int
+	By    time.Time
+	Why   string
 }
 
 // Files are the paths Write wrote.
@@ -91,6 +103,7 @@ type labelJSON struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
 	NearMiss bool      `json:"near_miss,omitempty"`
+	AlertBy  time.Time `json:"alert_by,omitzero"`
 }
 
 // Write writes the scenario into dir (created if needed).
@@ -120,6 +133,9 @@ func (s *Scenario) Write(dir string) (Files, error) {
 		if l.Peer.IsValid() {
 			ls[i].Peer = l.Peer.String()
 		}
+	}
+	for _, d := range s.Deadlines {
+		ls[d.Label].AlertBy = d.By
 	}
 	b, err := json.MarshalIndent(ls, "", "  ")
 	if err != nil {

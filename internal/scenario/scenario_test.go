@@ -53,7 +53,7 @@ func TestPacketScenarios(t *testing.T) {
 	good, all := map[string]int{}, map[string]int{}
 	for _, seed := range seeds {
 		s := Generate(Config{Seed: seed})
-		alerts, updates := detect(t, s)
+		alerts, updates, firstAt := detect(t, s)
 		alerts = knownIssues(t, s, alerts)
 		sc := &rulestest.Scenario{Labels: s.Labels}
 		recall, precision, near, unmatched := sc.Score(alerts)
@@ -67,6 +67,8 @@ func TestPacketScenarios(t *testing.T) {
 			t.Errorf("seed %d: alert matches no label: %s", seed, u)
 		}
 		checkFindings(t, s, alerts)
+		checkOneEpisode(t, s, alerts)
+		checkDeadlines(t, s, alerts, firstAt)
 		for id, n := range updates {
 			if n > maxUpdates {
 				t.Errorf("seed %d: alert %s written %d times (a flood)", seed, id, n)
@@ -155,13 +157,70 @@ func checkFindings(t *testing.T, s *Scenario, alerts []event.Alert) {
 	}
 }
 
+// checkOneEpisode checks that each labelled attack is one episode of its
+// rule, not several: one alert per episode, updated as it grows.
+func checkOneEpisode(t *testing.T, s *Scenario, alerts []event.Alert) {
+	t.Helper()
+	for _, l := range s.Labels {
+		if l.NearMiss {
+			continue
+		}
+		var keys []string
+		for _, a := range alerts {
+			named := a.Source.IP == l.Actor || a.Destination.IP == l.Actor || slices.Contains(a.Related, l.Actor)
+			if l.Peer.IsValid() {
+				named = named && (a.Source.IP == l.Peer || a.Destination.IP == l.Peer || slices.Contains(a.Related, l.Peer))
+			}
+			if a.Rule.ID == l.Rule && named && !a.First.Before(l.From.Add(-time.Hour)) && !a.First.After(l.To.Add(time.Hour)) {
+				keys = append(keys, a.Key+" from "+a.First.In(Tokyo).Format(time.TimeOnly))
+			}
+		}
+		if len(keys) > 1 {
+			if l.Rule == "night-beacon" {
+				t.Logf("seed %d: known issue (reported): %s: %d night-beacon episodes: %v", s.Config.Seed, l.Name, len(keys), keys)
+				continue
+			}
+			t.Errorf("seed %d: %s: %d episodes, want one: %v", s.Config.Seed, l.Name, len(keys), keys)
+		}
+	}
+}
+
+// checkDeadlines checks the time to alert: the first record of the
+// episode that matches a label with a deadline must be written by then.
+// The record's @timestamp is the packet time of the last evidence when it
+// was raised, which is when the detector could first know.
+func checkDeadlines(t *testing.T, s *Scenario, alerts []event.Alert, firstAt map[string]time.Time) {
+	t.Helper()
+	for _, d := range s.Deadlines {
+		l := s.Labels[d.Label]
+		var first time.Time
+		for _, a := range alerts {
+			if a.Rule.ID != l.Rule || a.Source.IP != l.Actor {
+				continue
+			}
+			if at, ok := firstAt[a.AlertID()]; ok && (first.IsZero() || at.Before(first)) {
+				first = at
+			}
+		}
+		switch {
+		case first.IsZero():
+			t.Errorf("seed %d: %s: no alert to time", s.Config.Seed, l.Name)
+		case first.After(d.By):
+			t.Errorf("seed %d: %s: first alert at %s, after %s (%s)", s.Config.Seed, l.Name, first.In(Tokyo).Format(time.TimeOnly), d.By.In(Tokyo).Format(time.TimeOnly), d.Why)
+		default:
+			t.Logf("seed %d: %s: alerted %v after it began (%s)", s.Config.Seed, l.Name, first.Sub(l.From).Round(time.Second), d.Why)
+		}
+	}
+}
+
 // knownIssues drops alerts that reported bugs of other packages cause,
 // logging each, so that this test checks everything else meanwhile.
 //
 // night-beacon: a beacon that resolves its C2 name before every beat
 // raises a second episode, night_dns_beacon for (host, registered
 // domain), besides night_beacon for (host, C2 address): two alerts for
-// one beacon, the second naming the DNS server instead of the C2.
+// one beacon, the second naming no C2 address. (A second night_beacon
+// episode of one long beacon is logged by checkOneEpisode.)
 func knownIssues(t *testing.T, s *Scenario, alerts []event.Alert) []event.Alert {
 	beacons := map[netip.Addr]bool{}
 	for _, l := range s.Labels {
@@ -183,7 +242,7 @@ func knownIssues(t *testing.T, s *Scenario, alerts []event.Alert) []event.Alert 
 // detect writes the scenario, learns on its normal days and replays its
 // attack day through the packet path; it returns the alerts (latest
 // update of each episode) and how many records each episode wrote.
-func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int) {
+func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int, map[string]time.Time) {
 	t.Helper()
 	files, err := s.Write(t.TempDir())
 	if err != nil {
@@ -199,7 +258,7 @@ func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int) {
 	if _, err := service.Learn(ctx, service.LearnOptions{Config: cfg, Files: files.Learn, Output: base, Stderr: &errb, Quiet: true}); err != nil {
 		t.Fatalf("learn: %v\n%s", err, errb.String())
 	}
-	out := &alertLines{updates: map[string]int{}}
+	out := &alertLines{updates: map[string]int{}, first: map[string]time.Time{}}
 	res, err := service.Replay(ctx, service.ReplayOptions{Config: cfg, Files: []string{files.Attack}, Output: "-",
 		Stdout: out, Stderr: &errb, Quiet: true, Detect: &service.DetectOptions{Detect: true, Baseline: base}})
 	if err != nil {
@@ -211,13 +270,14 @@ func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int) {
 	if out.err != nil {
 		t.Fatal(out.err)
 	}
-	return res.Stage.Alerts(), out.updates
+	return res.Stage.Alerts(), out.updates, out.first
 }
 
 // alertLines reads NDJSON and counts the records of each alert episode.
 type alertLines struct {
 	rest    []byte
 	updates map[string]int
+	first   map[string]time.Time // @timestamp of each episode's first record
 	err     error
 }
 
@@ -231,12 +291,15 @@ func (w *alertLines) Write(p []byte) (int, error) {
 		line := w.rest[:i]
 		if bytes.Contains(line, []byte(`"kind":"alert"`)) {
 			var doc struct {
+				At    time.Time           `json:"@timestamp"`
 				Event struct{ ID string } `json:"event"`
 			}
 			if err := json.Unmarshal(line, &doc); err != nil && w.err == nil {
 				w.err = fmt.Errorf("alert is not JSON: %w: %s", err, line)
 			}
-			w.updates[doc.Event.ID]++
+			if w.updates[doc.Event.ID]++; w.updates[doc.Event.ID] == 1 {
+				w.first[doc.Event.ID] = doc.At
+			}
 		}
 		w.rest = w.rest[i+1:]
 	}
