@@ -103,11 +103,41 @@ func Fill(tmpl string, kv ...string) string {
 	if !strings.Contains(tmpl, "{") {
 		return tmpl
 	}
-	pairs := make([]string, 0, len(kv))
-	for i := 0; i+1 < len(kv); i += 2 {
-		pairs = append(pairs, "{"+kv[i]+"}", kv[i+1])
+	var b strings.Builder
+	b.Grow(len(tmpl) + 64)
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		if i < 0 {
+			break
+		}
+		b.WriteString(tmpl[:i])
+		tmpl = tmpl[i:]
+		if v, n, ok := placeholder(tmpl, kv); ok {
+			b.WriteString(v)
+			tmpl = tmpl[n:]
+			continue
+		}
+		b.WriteByte('{') // not a known placeholder: a later '{' may start one
+		tmpl = tmpl[1:]
 	}
-	return strings.NewReplacer(pairs...).Replace(tmpl)
+	b.WriteString(tmpl)
+	return b.String()
+}
+
+// placeholder matches "{name}" at the start of s with the first name of kv
+// (name, value, …) and returns its value and length.
+func placeholder(s string, kv []string) (string, int, bool) {
+	end := strings.IndexByte(s, '}')
+	if end < 0 {
+		return "", 0, false
+	}
+	name := s[1:end]
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == name {
+			return kv[i+1], end + 1, true
+		}
+	}
+	return "", 0, false
 }
 
 // Addr formats an address for messages: "-" when invalid.

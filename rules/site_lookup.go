@@ -40,7 +40,13 @@ func inSpan(m, start, end int) bool {
 }
 
 // IsInternal reports whether a is in networks.internal.
-func (s *Site) IsInternal(a netip.Addr) bool { return s.lookups().internal.contains(a) }
+func (s *Site) IsInternal(a netip.Addr) bool {
+	c := s.lookups()
+	if a = a.Unmap(); a.Is4() {
+		return contains4(c.internal4, a)
+	}
+	return c.internal.contains(a)
+}
 
 // IsExternal reports whether a is a unicast address outside the internal
 // networks: not internal, multicast, broadcast, loopback or unspecified.

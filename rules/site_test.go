@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -289,5 +290,64 @@ func TestAddrList(t *testing.T) {
 	}
 	if got := AddrListJA(as, 3, 5); got != "10.0.0.1, 10.0.0.2, 10.0.0.3" {
 		t.Errorf("AddrListJA = %q", got)
+	}
+}
+
+// TestIsInternalFastPath: IsInternal's IPv4 table answers as the prefix
+// list does, for IPv4, mapped and IPv6 addresses, /0 to /32 prefixes.
+func TestIsInternalFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	addr4 := func() netip.Addr {
+		return netip.AddrFrom4([4]byte{byte(r.IntN(4) + 9), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+	}
+	for range 200 {
+		var internal []netip.Prefix
+		for range 1 + r.IntN(5) {
+			if r.IntN(4) == 0 {
+				internal = append(internal, netip.PrefixFrom(netip.MustParseAddr("fd00::"), 8+r.IntN(120)).Masked())
+				continue
+			}
+			internal = append(internal, netip.PrefixFrom(addr4(), r.IntN(33)).Masked())
+		}
+		s, err := (Site{}).WithInternal(internal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 200 {
+			a := addr4()
+			switch r.IntN(4) {
+			case 0:
+				a = netip.AddrFrom16(a.As16()) // IPv4-mapped
+			case 1:
+				a = netip.AddrFrom16([16]byte{0: 0xfd, 15: byte(r.IntN(256))})
+			}
+			if got, want := s.IsInternal(a), prefixSet(internal).contains(a); got != want {
+				t.Fatalf("internal %v: IsInternal(%v) = %v, the prefixes say %v", internal, a, got, want)
+			}
+		}
+	}
+}
+
+// TestFillAgainstReplacer: Fill answers as a strings.Replacer of every
+// "{name}" does, on random templates with nested, unknown and unclosed
+// braces and values that hold braces themselves.
+func TestFillAgainstReplacer(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	kv := []string{"src", "10.0.0.1", "peer", "{src}", "n", "", "src", "ignored (the first wins)"}
+	var pairs []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		pairs = append(pairs, "{"+kv[i]+"}", kv[i+1])
+	}
+	rep := strings.NewReplacer(pairs...)
+	parts := []string{"{", "}", "src", "peer", "n", "x", " ", "{src}", "{peer}", "{n}", "{x}", "日本"}
+	for range 20000 {
+		var b strings.Builder
+		for range r.IntN(8) {
+			b.WriteString(parts[r.IntN(len(parts))])
+		}
+		tmpl := b.String()
+		if got, want := Fill(tmpl, kv...), rep.Replace(tmpl); got != want {
+			t.Fatalf("Fill(%q) = %q, a Replacer gives %q", tmpl, got, want)
+		}
 	}
 }

@@ -355,12 +355,15 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	if k.domain != "" {
 		peer = k.domain
 	}
-	keyStr := "beacon/" + k.src.String() + ">" + peer + ":" + strconv.Itoa(int(k.port))
 	sev := Meta.Severity
 	if sc.Total >= 0.85 && n >= 2*d.cfg.MinBeats {
 		sev++
 	}
-	ep, _ := d.eps.Open(k, Meta.NewAlert(keyStr, first, last, sev))
+	ep := d.eps.Get(k)
+	if ep == nil {
+		keyStr := "beacon/" + k.src.String() + ">" + peer + ":" + strconv.Itoa(int(k.port))
+		ep, _ = d.eps.Open(k, Meta.NewAlert(keyStr, first, last, sev))
+	}
 	ep.Touch(last)
 	first = ep.Alert.First // the series may have slid past its first beats
 	ep.Pending = max(ep.Pending, s.total)
