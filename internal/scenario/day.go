@@ -64,11 +64,17 @@ func (h *hospital) day(d, end time.Time) {
 	}
 	// An infusion-pump gateway reports to its vendor's cloud every five
 	// minutes, day and night (learned as normal).
+	moved := false
 	for t := at(r.IntN(5)); t.Before(end); t = t.Add(jitter(r, 5*time.Minute, 0.03)) {
-		if t.Minute() < 5 {
-			h.lookup(t.Add(-50*time.Millisecond), h.pump, h.pumpName, h.pumpCloud)
+		cloud := h.pumpCloud
+		if !h.pumpMove.IsZero() && !t.Before(h.pumpMove) {
+			cloud = h.pumpCloud2 // the cloud service moved; its name did not
 		}
-		h.tlsSession(t, h.pump, h.pumpCloud, 443, h.pumpName, 1500, 800, time.Second)
+		if t.Minute() < 5 || cloud != h.pumpCloud && !moved {
+			h.lookup(t.Add(-50*time.Millisecond), h.pump, h.pumpName, cloud)
+			moved = cloud != h.pumpCloud
+		}
+		h.tlsSession(t, h.pump, cloud, 443, h.pumpName, 1500, 800, time.Second)
 	}
 	// Nightly backups of the servers over SMB.
 	for i, a := range h.servers() {

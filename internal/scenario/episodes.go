@@ -140,10 +140,13 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		if style != 2 {
 			h.lookup(t0.Add(-100*time.Millisecond), src.ip, name, c2)
 		}
-		beats := 0
+		beats, missed := 0, 0
 		var eighth time.Time
 		for t := t0; t.Before(at(30, 0)); t = t.Add(jitter(r, period, jit)) {
 			if r.Float64() < 0.1 {
+				if beats < 8 {
+					missed++
+				}
 				continue // a missed beat
 			}
 			if beats++; beats == 8 {
@@ -160,7 +163,10 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 			}
 		}
 		label("night-beacon", fmt.Sprintf("beacon %v ±%.0f%% style %d port %d", period, jit*100, style, port), src.ip, c2, t0, at(30, 0))
-		if !eighth.IsZero() {
+		// The rule counts an interval that spans a missed beat against the
+		// beacon's regularity: with more than one missed before the 8th
+		// beat it needs more beats, and the deadline does not apply.
+		if !eighth.IsZero() && missed <= 1 {
 			h.deadlines = append(h.deadlines, Deadline{Label: len(labels) - 1, By: eighth.Add(time.Minute), Why: "a beacon within a few periods (by its 8th beat)"})
 		}
 		label("new-external-peer", "beacon's peer", src.ip, c2, t0, t0.Add(time.Hour))
@@ -283,6 +289,24 @@ func (h *hospital) nearMisses(d time.Time) []rulestest.Label {
 		c.close()
 		near("smb-lateral", "batch of scanned forms", w.ip, netip.Addr{}, t0, t0.Add(10*time.Minute))
 	}
+	// The vendor starts ten minutes before its window (within the grace).
+	{
+		t0 := d.Add(time.Duration(h.windowFrom-10) * time.Minute)
+		h.vendorSession(t0, h.ehr[0], 30*time.Minute)
+		near("maintenance-window", "vendor 10 minutes early (grace)", h.vendorExt, netip.Addr{}, t0, t0.Add(40*time.Minute))
+	}
+	// A user mistypes a password five times over RDP.
+	{
+		src := h.pick()
+		t0 := at(11+r.IntN(5), r.IntN(60))
+		for i := range 5 {
+			h.rdpShort(t0.Add(time.Duration(i)*20*time.Second), src.ip, h.rdpServer, h.adminRDPPort, src.user)
+		}
+		near("rdp-scan", "five failed RDP logons", src.ip, netip.Addr{}, t0, t0.Add(2*time.Minute))
+	}
+	// The pump gateway's cloud moves to a new address under the same name.
+	near("new-external-peer", "pump cloud moved (same name)", h.pump, h.pumpCloud2, h.pumpMove, h.pumpMove.Add(24*time.Hour))
+	near("night-beacon", "pump cloud moved (same name)", h.pump, h.pumpCloud2, h.pumpMove, h.pumpMove.Add(24*time.Hour))
 	near("night-beacon", "night shift EHR use", h.ws[0].ip, netip.Addr{}, at(0, 0), at(6, 0))
 	near("night-beacon", "pump gateway (learned)", h.pump, netip.Addr{}, at(0, 0), at(30, 0))
 	near("night-beacon", "antivirus updates (allowed)", h.av, netip.Addr{}, at(0, 0), at(30, 0))

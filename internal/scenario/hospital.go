@@ -42,6 +42,8 @@ type hospital struct {
 	pump       netip.Addr
 
 	avCloud, ntp, pumpCloud, vendorExt netip.Addr
+	pumpCloud2                         netip.Addr // where the pump cloud moves on the attack day
+	pumpMove                           time.Time
 	avName, pumpName                   string
 	vendorReach                        []netip.Addr
 	windowDays                         []time.Weekday
@@ -132,6 +134,7 @@ func newHospital(r *rand.Rand, c Config) *hospital {
 	h.avCloud = netip.AddrFrom4([4]byte{203, 0, 113, byte(1 + r.IntN(14))})
 	h.ntp = netip.AddrFrom4([4]byte{133, 243, 238, byte(160 + r.IntN(10))})
 	h.pumpCloud = netip.AddrFrom4([4]byte{192, 0, 2, byte(60 + r.IntN(60))})
+	h.pumpCloud2 = netip.AddrFrom4([4]byte{192, 0, 2, byte(200 + r.IntN(50))})
 	h.vendorExt = netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + r.IntN(200))})
 	h.avName = "update.av-vendor.example"
 	h.pumpName = "pumps-cloud.example.com"

@@ -68,6 +68,7 @@ func Generate(c Config) *Scenario {
 		h.day(d, d.Add(24*time.Hour))
 		s.learn = append(s.learn, cp)
 	}
+	h.pumpMove = attackDay.Add(time.Duration(10*60+r.IntN(240)) * time.Minute)
 	s.attack = &capture{}
 	h.w = &wire{cap: s.attack, r: r, internal: h.internal}
 	h.day(attackDay, attackDay.Add(24*time.Hour))
