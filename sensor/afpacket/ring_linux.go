@@ -257,6 +257,10 @@ type Ring struct {
 	idleSince time.Time // wall clock of the last packet or tick returned
 	nextStats time.Time
 	pollFDs   [2]unix.PollFd
+	// Packets and bytes returned from the held block, added to the
+	// shared counters when the block is handed back (one atomic add per
+	// block, not two per packet).
+	blkPackets, blkBytes uint64
 
 	packets, bytes, ticks atomic.Uint64
 	polls                 atomic.Uint64 // poll calls, for tests
@@ -302,6 +306,9 @@ func (r *Ring) Interface(ifIndex int) string {
 }
 
 // Stats implements sensor.Source. It reads the kernel's counters first.
+// Packets and Bytes count a block's packets once the reader is done with
+// the block: while it reads, they may lag by one block; once it waits for
+// the kernel or has stopped, they are exact.
 func (r *Ring) Stats() sensor.Stats {
 	k := r.KernelStats()
 	return sensor.Stats{Packets: r.packets.Load(), Bytes: r.bytes.Load(), KernelDrops: k.Drops, KernelFreezes: k.Freezes}
@@ -343,8 +350,8 @@ func (r *Ring) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
 	for {
 		if r.left > 0 {
 			if data, ci, ok := r.next(); ok {
-				r.packets.Add(1)
-				r.bytes.Add(uint64(ci.Length))
+				r.blkPackets++
+				r.blkBytes += uint64(ci.Length)
 				return data, ci, nil
 			}
 			r.left = 0 // a block we cannot walk: give it back
@@ -415,6 +422,7 @@ func (r *Ring) take() {
 
 // release hands the current block back to the kernel.
 func (r *Ring) release() {
+	r.publish()
 	status := (*uint32)(unsafe.Pointer(&r.blk[blkStatus]))
 	atomic.StoreUint32(status, 0) // TP_STATUS_KERNEL
 	r.blk = nil
@@ -422,6 +430,15 @@ func (r *Ring) release() {
 	r.cur++
 	if r.cur == r.nblocks {
 		r.cur = 0
+	}
+}
+
+// publish adds the held block's packets to the counters Stats reads.
+func (r *Ring) publish() {
+	if r.blkPackets > 0 {
+		r.packets.Add(r.blkPackets)
+		r.bytes.Add(r.blkBytes)
+		r.blkPackets, r.blkBytes = 0, 0
 	}
 }
 
@@ -545,6 +562,7 @@ func (r *Ring) wait() (ts time.Time, tick bool, err error) {
 // eof releases everything (the reader is done with the data it was given)
 // and returns io.EOF.
 func (r *Ring) eof() ([]byte, gopacket.CaptureInfo, error) {
+	r.publish()
 	r.mu.Lock()
 	r.closeFDs()
 	r.unmap()
@@ -598,6 +616,7 @@ func (r *Ring) unmap() {
 	if !r.mapped {
 		return
 	}
+	r.publish() // the reader has stopped
 	r.cleanup.Stop()
 	unix.Munmap(r.mem)
 	r.mapped = false
