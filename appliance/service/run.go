@@ -8,8 +8,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"mamori/appliance/config"
 	"mamori/pipeline/event"
@@ -84,6 +89,12 @@ var ErrCaptureSetup = errors.New("capture could not start")
 // per worker. The interface is restored as it was found.
 func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	start := time.Now()
+	if os.Getenv("GOGC") == "" {
+		// The heap is small and long-lived (flow tables, parser state);
+		// collecting it at the default 100% costs the workers a fifth of
+		// their CPU at high packet rates.
+		defer debug.SetGCPercent(debug.SetGCPercent(liveGCPercent))
+	}
 	cfg := o.Config
 	capCfg := cfg.Capture
 	if o.Interface != "" {
@@ -202,13 +213,21 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	rings := group.Rings()
 	workers := make([]*worker.Worker, len(rings))
 	snaps := make([]snapshot, len(rings))
+	var queue *storeQueue
+	if feed != nil {
+		queue = newStoreQueue(feed.tap())
+	}
 	for i, r := range rings {
 		wc := worker.Config{Flow: cfg.Flow, Internal: cfg.Networks.Internal,
-			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly, Tap: feed.tap()}
+			Parsers: parsers, Reassembly: cfg.Protocols.Reassembly}
 		if prog != nil {
 			wc.Kernel = kernelCounts{prog}
 		}
-		w, err := worker.New(wc, r, sink.Write)
+		var src sensor.Source = r
+		if queue != nil {
+			src = queue.source(r)
+		}
+		w, err := worker.New(wc, src, sink.Write)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", cfg.File, err)
 		}
@@ -247,7 +266,7 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	bg.Add(2)
 	go func() {
 		defer bg.Done()
-		monitor(done, health, log, sink, capCfg.Interface, group, prog, snaps)
+		monitor(done, health, log, sink, capCfg.Interface, group, prog, snaps, queue)
 	}()
 	go func() {
 		defer bg.Done()
@@ -288,6 +307,12 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	}
 	link.Close() // stops the events goroutine
 	bg.Wait()
+	if n := queue.close(); n > 0 {
+		errs = append(errs, fmt.Errorf("pcap store %s: %d packets not stored: its feed queue was full", feed.dir, n))
+		if !o.Quiet {
+			fmt.Fprintf(o.Stderr, "pcap store %s: %d packets not stored: its feed queue was full (the store could not keep up)\n", feed.dir, n)
+		}
+	}
 	if err := feed.finish(sink.Write, o.Stderr, o.Quiet); err != nil {
 		errs = append(errs, err)
 	}
@@ -410,12 +435,12 @@ func (s *snapshot) get() (worker.Counters, flow.Stats) {
 // every interval until done; it logs new kernel drops and freezes as soon
 // as it sees them.
 func monitor(done <-chan struct{}, interval time.Duration, log *slog.Logger, sink *mergedSink, ifname string,
-	group *afpacket.Group, prog *ebpf.Program, snaps []snapshot) {
+	group *afpacket.Group, prog *ebpf.Program, snaps []snapshot, queue *storeQueue) {
 	flush := time.NewTicker(time.Second)
 	defer flush.Stop()
 	next := time.Now().Add(interval)
 	start := time.Now()
-	var lastDrops, lastFreezes uint64
+	var lastDrops, lastFreezes, lastNotStored uint64
 	for {
 		select {
 		case <-done:
@@ -428,12 +453,17 @@ func monitor(done <-chan struct{}, interval time.Duration, log *slog.Logger, sin
 					"drops_total", st.KernelDrops)
 				lastDrops, lastFreezes = st.KernelDrops, st.KernelFreezes
 			}
+			if n := queue.notStored(); n > lastNotStored {
+				log.Warn("the pcap store cannot keep up: packets were analysed but not stored",
+					"not_stored", n-lastNotStored, "not_stored_total", n)
+				lastNotStored = n
+			}
 			if now.After(next) {
 				next = now.Add(interval)
 				if err := sink.Tick(now); err != nil {
 					log.Error("rules", "err", err)
 				}
-				if err := sink.Write(healthMetric(ifname, start, now, group, prog, snaps)); err != nil {
+				if err := sink.Write(healthMetric(ifname, start, now, group, prog, snaps, queue)); err != nil {
 					log.Error("writing health record", "err", err)
 				}
 			}
@@ -445,7 +475,7 @@ func monitor(done <-chan struct{}, interval time.Duration, log *slog.Logger, sin
 }
 
 // healthMetric is the periodic record: totals, then one group per worker.
-func healthMetric(ifname string, start, now time.Time, group *afpacket.Group, prog *ebpf.Program, snaps []snapshot) *event.Metric {
+func healthMetric(ifname string, start, now time.Time, group *afpacket.Group, prog *ebpf.Program, snaps []snapshot, queue *storeQueue) *event.Metric {
 	v := func(name string, x uint64) event.MetricValue { return event.MetricValue{Name: name, Value: x} }
 	m := &event.Metric{At: now, Start: start, Action: "health", Interface: ifname}
 	var tot WorkerResult
@@ -468,6 +498,9 @@ func healthMetric(ifname string, start, now time.Time, group *afpacket.Group, pr
 		v("kernel_drops", tot.Kernel.Drops), v("kernel_freezes", tot.Kernel.Freezes), v("workers", uint64(len(snaps))),
 		v("decode_errors", tot.Counters.Truncated), v("flows_tracked", tot.Flows.Active), v("flow_records", tot.Flows.Records),
 	}})
+	if queue != nil {
+		m.Groups[0].Values = append(m.Groups[0].Values, v("pcap_store_not_stored", queue.notStored()))
+	}
 	if prog != nil {
 		if st, err := prog.Stats(); err == nil {
 			m.Groups = append(m.Groups, ebpfGroup(&st))
@@ -638,4 +671,173 @@ func printRunSummary(w io.Writer, ifname string, r *RunResult) {
 		fmt.Fprintf(w, "  decode errors: %s\n", group(dec))
 	}
 	fmt.Fprintf(w, "  output: %s (%s records)\n", r.Output, group(r.Records))
+}
+
+// liveGCPercent is the garbage collector's target in a live run (unless
+// GOGC is set): the heap may grow to five times what is live before a
+// collection.
+const liveGCPercent = 400
+
+// The pcap store's feed in a live run. The store's Append takes one lock
+// shared by every worker and copies the packet under it; a worker that
+// waits for it (the other worker copying, the store's writer flushing, a
+// first touch of the store's buffers) lets its ring fill up. So each
+// worker copies its packets into chunks of its own, without locks, and one
+// goroutine appends them to the store. When no chunk is free (the store
+// cannot keep up) packets are not stored and are counted, never waited for.
+const (
+	storeChunkBytes = 256 << 10 // one chunk's packet bytes
+	storeChunkMax   = 64        // chunks in all (lazily allocated: at most 16 MiB)
+	// storeChunkAge is the most packet time a packet waits in a worker's
+	// chunk before the chunk goes to the store (an idle tick, after a
+	// second without packets, hands it over too).
+	storeChunkAge = time.Second
+)
+
+type storeRec struct {
+	ts     int64 // Unix nanoseconds
+	off, n uint32
+	wire   uint32
+	link   layers.LinkType
+}
+
+type storeChunk struct {
+	buf  []byte
+	recs []storeRec
+}
+
+// storeQueue carries chunks from the workers to the appending goroutine.
+// With capture.idle_tick off, a quiet worker's last packets reach the
+// store only with its next packets or at the end of the run.
+type storeQueue struct {
+	full    chan *storeChunk
+	sources []*storeSource
+	mu      sync.Mutex
+	free    []*storeChunk // a stack: the chunk used last is reused first, still in cache
+	made    int
+	dropped atomic.Uint64
+	done    chan struct{}
+}
+
+func newStoreQueue(appendFn func([]byte, gopacket.CaptureInfo, layers.LinkType)) *storeQueue {
+	q := &storeQueue{full: make(chan *storeChunk, storeChunkMax), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		for c := range q.full {
+			for _, r := range c.recs {
+				appendFn(c.buf[r.off:r.off+r.n:r.off+r.n],
+					gopacket.CaptureInfo{Timestamp: time.Unix(0, r.ts), CaptureLength: int(r.n), Length: int(r.wire)}, r.link)
+			}
+			q.put(c)
+		}
+	}()
+	return q
+}
+
+// get returns a free chunk, or nil when all are in use.
+func (q *storeQueue) get() *storeChunk {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if n := len(q.free); n > 0 {
+		c := q.free[n-1]
+		q.free = q.free[:n-1]
+		return c
+	}
+	if q.made == storeChunkMax {
+		return nil
+	}
+	q.made++
+	return &storeChunk{buf: make([]byte, 0, storeChunkBytes), recs: make([]storeRec, 0, storeChunkBytes/64)}
+}
+
+func (q *storeQueue) put(c *storeChunk) {
+	c.buf, c.recs = c.buf[:0], c.recs[:0]
+	q.mu.Lock()
+	q.free = append(q.free, c)
+	q.mu.Unlock()
+}
+
+// notStored is the number of packets not stored so far (0 for a nil q).
+func (q *storeQueue) notStored() uint64 {
+	if q == nil {
+		return 0
+	}
+	return q.dropped.Load()
+}
+
+// close waits until every chunk handed over is in the store (the workers
+// have stopped) and returns the number of packets not stored. q may be nil.
+func (q *storeQueue) close() uint64 {
+	if q == nil {
+		return 0
+	}
+	for _, s := range q.sources {
+		s.handOver() // a worker that stopped on an error did not
+	}
+	close(q.full)
+	<-q.done
+	return q.dropped.Load()
+}
+
+// source wraps a worker's ring: every packet it returns is also copied
+// into the worker's chunk for the store.
+func (q *storeQueue) source(r sensor.Source) sensor.Source {
+	s := &storeSource{Source: r, q: q, link: r.LinkType(0)}
+	q.sources = append(q.sources, s)
+	return s
+}
+
+type storeSource struct {
+	sensor.Source
+	q     *storeQueue
+	link  layers.LinkType
+	cur   *storeChunk
+	first int64 // packet time of cur's first packet
+}
+
+func (s *storeSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error) {
+	data, ci, err := s.Source.ZeroCopyReadPacketData()
+	switch {
+	case err != nil:
+		s.handOver() // the end: the worker reads no more
+	case len(data) == 0 && ci.Length == 0:
+		s.handOver() // an idle tick: the link is quiet
+	default:
+		s.add(data, ci)
+	}
+	return data, ci, err
+}
+
+func (s *storeSource) add(data []byte, ci gopacket.CaptureInfo) {
+	ts := ci.Timestamp.UnixNano()
+	if s.cur != nil && (len(s.cur.buf)+len(data) > cap(s.cur.buf) || ts-s.first > int64(storeChunkAge)) {
+		s.handOver()
+	}
+	if s.cur == nil {
+		if s.cur = s.q.get(); s.cur == nil {
+			s.q.dropped.Add(1)
+			return
+		}
+		s.first = ts
+	}
+	c := s.cur
+	if len(data) > cap(c.buf) {
+		data = data[:cap(c.buf)] // longer than a chunk: the store cuts it to its snap length anyway
+	}
+	c.recs = append(c.recs, storeRec{ts: ts, off: uint32(len(c.buf)), n: uint32(len(data)), wire: uint32(ci.Length), link: s.link})
+	c.buf = append(c.buf, data...)
+}
+
+// handOver queues the current chunk for the store (never blocking: the
+// queue holds every chunk there is).
+func (s *storeSource) handOver() {
+	if s.cur == nil {
+		return
+	}
+	if len(s.cur.recs) == 0 {
+		s.q.put(s.cur)
+	} else {
+		s.q.full <- s.cur
+	}
+	s.cur = nil
 }
