@@ -252,10 +252,16 @@ func (d *Dispatcher) start(slot int, a *app, dir flow.Dir, first []byte) bool {
 	// the flow's key and addresses; the identifiers and decorate's
 	// direction and interface are added only for a flow a parser takes.
 	d.info = d.table.Info(slot)
-	for i, p := range d.parsers {
-		if !d.safeMatch(p, &d.info, dir, first) {
+	for from := 0; from < len(d.parsers); {
+		i, panicked := d.match(from, dir, first)
+		if panicked {
+			from = i + 1 // a panicking Match is a no
 			continue
 		}
+		if i < 0 {
+			break
+		}
+		p := d.parsers[i]
 		d.table.Identify(slot, &d.info)
 		if d.decorate != nil {
 			d.decorate(&d.info)
@@ -270,14 +276,24 @@ func (d *Dispatcher) start(slot int, a *app, dir flow.Dir, first []byte) bool {
 	return false
 }
 
-func (d *Dispatcher) safeMatch(p proto.Parser, in *flow.Info, dir flow.Dir, first []byte) (ok bool) {
+// match returns the first parser from index from on whose Match wants
+// the flow, or -1. A Match that panics (a parser bug) is counted and
+// reported with its index, so that start goes on with the next parser: one
+// deferred recover per flow rather than one per parser.
+func (d *Dispatcher) match(from int, dir flow.Dir, first []byte) (i int, panicked bool) {
+	i = from
 	defer func() {
 		if recover() != nil {
 			d.c.Panics++
-			ok = false
+			panicked = true
 		}
 	}()
-	return p.Match(in, dir, first)
+	for ; i < len(d.parsers); i++ {
+		if d.parsers[i].Match(&d.info, dir, first) {
+			return i, false
+		}
+	}
+	return -1, false
 }
 
 // deliver passes b to the session, within the stream limit.
@@ -333,7 +349,9 @@ func (d *Dispatcher) detach(slot int, a *app, ts int64, err error) {
 		d.c.Malformed[MalformedKey{name, proto.Reason(err)}]++
 	}
 	if !errors.Is(err, errPanic) {
-		_ = d.call(a, func() error { a.sess.End(time.Unix(0, ts).UTC(), event.EndShutdown); return nil })
+		if d.call(a, func() error { a.sess.End(time.Unix(0, ts).UTC(), event.EndShutdown); return nil }) == nil {
+			recycle(a.sess)
+		}
 	}
 	a.sess = nil
 	a.phase = phaseDone
@@ -362,10 +380,20 @@ func (d *Dispatcher) End(slot int, ts int64, reason event.EndReason) {
 			}
 		}
 		if a.phase == phaseActive {
-			_ = d.call(a, func() error { a.sess.End(time.Unix(0, ts).UTC(), reason); return nil })
+			if d.call(a, func() error { a.sess.End(time.Unix(0, ts).UTC(), reason); return nil }) == nil {
+				recycle(a.sess)
+			}
 		}
 	}
 	d.release(slot, a)
+}
+
+// recycle hands a finished session back to its parser when it can be
+// reused (never one that panicked).
+func recycle(s proto.Session) {
+	if r, ok := s.(proto.Recycler); ok {
+		r.Recycle()
+	}
 }
 
 func (d *Dispatcher) dropSegments(s *stream) {

@@ -263,6 +263,25 @@ func TestParserPanicIsContained(t *testing.T) {
 	}
 }
 
+type panicMatch struct{ tape }
+
+func (p *panicMatch) Match(*flow.Info, flow.Dir, []byte) bool { panic("match bug") }
+
+// A Match that panics is counted and taken as a no: the parsers after it
+// still get their chance, those before it theirs.
+func TestMatchPanicIsContained(t *testing.T) {
+	before, after := &tape{prefix: "XY"}, &tape{prefix: "AB"}
+	c := newConn(t, Config{}, before, &panicMatch{}, &panicMatch{}, after)
+	c.handshake()
+	c.seg('c', psh, 1000, 5000, "AB")
+	c.end()
+	check(t, after.log, "c:AB", "end")
+	check(t, before.log)
+	if got := c.d.Counters().Panics; got != 2 {
+		t.Errorf("panics = %d, want 2", got)
+	}
+}
+
 func TestConfigValidate(t *testing.T) {
 	err := Config{MaxBufferedPerFlow: 10, MaxBuffered: 5}.Validate()
 	if err == nil || !strings.HasPrefix(err.Error(), "max_buffered_per_flow: ") {

@@ -40,10 +40,11 @@ func (s *Session) authorization(r *Record, v []byte) {
 			return // Kerberos inside SPNEGO, or an empty token
 		}
 		if m.Type == ntlm.TypeAuthenticate {
-			r.ntlmAuth = m
-			r.ntlmVersion = ntlm.FindNTLMVersion(raw)
+			n := r.ntlmInfo()
+			n.auth = m
+			n.version = ntlm.FindNTLMVersion(raw)
 			if s.haveChallenge {
-				r.ntlmChallenge = s.challenge
+				n.challenge = s.challenge
 			}
 			r.UserDomain, r.Workstation = m.Domain, m.Workstation
 			r.setUser(m.User)
@@ -67,7 +68,7 @@ func (s *Session) challengeHeader(r *Record, v []byte) {
 	}
 	if m, found := ntlm.Find(raw); found && m.Type == ntlm.TypeChallenge {
 		s.challenge, s.haveChallenge = m, true
-		r.ntlmChallenge = m
+		r.ntlmInfo().challenge = m
 	}
 }
 

@@ -35,8 +35,24 @@ func eachField(b []byte, fn func(name, value []byte)) {
 		if c <= 0 {
 			continue
 		}
-		fn(bytes.TrimRight(line[:c], " \t"), bytes.Trim(line[c+1:], " \t"))
+		fn(trimRightOWS(line[:c]), trimLeftOWS(trimRightOWS(line[c+1:])))
 	}
+}
+
+// trimLeftOWS and trimRightOWS drop optional whitespace (spaces and tabs)
+// from one end: bytes.Trim with a cutset, without building its set.
+func trimLeftOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+func trimRightOWS(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // equalFold reports whether b equals the ASCII string s ignoring case,
@@ -138,11 +154,11 @@ func statusLine(line []byte) (version string, status int, ok bool) {
 
 // requestLine parses "method SP target SP HTTP/x.y" into r, leniently as a
 // server would (a missing target or version is an anomaly, not an end).
-func (r *Record) requestLine(text headerText, line []byte) {
+func (r *Record) requestLine(text *strs, line []byte) {
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
 		if isToken(line) {
-			r.Method = text.of(line)
+			text.add(&r.Method, line)
 		}
 		r.anomaly(AnomalyBadRequestLine)
 		return
@@ -152,7 +168,7 @@ func (r *Record) requestLine(text headerText, line []byte) {
 		r.anomaly(AnomalyBadRequestLine)
 		r.Method = strings.ToValidUTF8(string(line[:min(sp, 32)]), "\uFFFD")
 	} else {
-		r.Method = text.of(line[:sp])
+		text.add(&r.Method, line[:sp])
 	}
 	rest := bytes.Trim(line[sp+1:], " ")
 	if i := bytes.LastIndexByte(rest, ' '); i >= 0 && hasPrefixFold(rest[i+1:], "HTTP/") {
@@ -161,33 +177,51 @@ func (r *Record) requestLine(text headerText, line []byte) {
 	} else {
 		r.anomaly(AnomalyBadRequestLine)
 	}
-	r.Target = text.of(rest)
+	text.add(&r.Target, rest)
 }
 
-// headerText is a header block as one string: the record's values from
-// the block are substrings of it, one allocation per message instead of
-// one per field. (A pending record keeps its whole block, at most
-// MaxHeaderBytes, where it kept the values before.)
-type headerText struct {
-	s   string
-	cap int // the capacity of the block: locates subslices of it
+// strs turns values of one header block into strings with a single
+// allocation: add notes where each value goes, done copies them all into
+// one string and points each destination at its part. done must run
+// before the block's bytes change (within the Payload call).
+type strs struct {
+	n, size int
+	src     [8][]byte
+	dst     [8]*string
 }
 
-func newHeaderText(block []byte) headerText {
-	return headerText{s: string(block), cap: cap(block)}
-}
-
-// of returns b as a string: the same bytes of t when b is a subslice of
-// the block (its offset is the difference of the capacities), a copy
-// otherwise.
-func (t headerText) of(b []byte) string {
-	if len(b) == 0 {
-		return ""
+// add sets *dst to b's text at done (a full table is emptied first).
+func (t *strs) add(dst *string, b []byte) {
+	if t.n == len(t.src) {
+		t.done() // what was added first is set first
 	}
-	if i := t.cap - cap(b); i >= 0 && i+len(b) <= len(t.s) && t.s[i:i+len(b)] == string(b) {
-		return t.s[i : i+len(b)]
+	t.src[t.n], t.dst[t.n] = b, dst
+	t.n++
+	t.size += len(b)
+}
+
+// done sets the destinations, in the order they were added (a later
+// value for the same destination wins, as an assignment would).
+func (t *strs) done() {
+	if t.size == 0 {
+		for _, d := range t.dst[:t.n] {
+			*d = ""
+		}
+		t.n = 0
+		return
 	}
-	return string(b)
+	var sb strings.Builder
+	sb.Grow(t.size)
+	for _, b := range t.src[:t.n] {
+		sb.Write(b)
+	}
+	all, off := sb.String(), 0
+	for i, b := range t.src[:t.n] {
+		*t.dst[i] = all[off : off+len(b)]
+		off += len(b)
+		t.src[i] = nil
+	}
+	t.n, t.size = 0, 0
 }
 
 // versionString returns the HTTP version after "HTTP/", without

@@ -135,7 +135,8 @@ func (r *Record) legacyBody(w *event.JSON) {
 		w.StringIf("scheme", r.AuthScheme)
 		w.StringIf("challenge", r.ChallengeScheme)
 		w.StringIf("workstation", r.Workstation)
-		if m := &r.ntlmChallenge; m.Type == ntlm.TypeChallenge {
+		if r.ntlm != nil && r.ntlm.challenge.Type == ntlm.TypeChallenge {
+			m := &r.ntlm.challenge
 			w.StringIf("target_name", m.TargetName)
 			w.StringIf("server_netbios_name", m.ServerNetBIOSName)
 			w.StringIf("server_dns_name", m.ServerDNSName)

@@ -49,12 +49,26 @@ type Record struct {
 	// none was sent.
 	reqCL, respCL int64
 
-	ntlmAuth      ntlm.Message
-	ntlmChallenge ntlm.Message
-	ntlmVersion   string
-	respAt        time.Time
-	emitted       bool
-	bodyGap       bool // bytes of the response were lost (counted as body)
+	ntlm    *ntlmState // nil unless an NTLM message was seen
+	respAt  time.Time
+	emitted bool
+	bodyGap bool // bytes of the response were lost (counted as body)
+}
+
+// ntlmState is what a record keeps of NTLM (few exchanges carry it: it
+// is allocated only for those).
+type ntlmState struct {
+	auth      ntlm.Message
+	challenge ntlm.Message
+	version   string
+}
+
+// ntlmInfo returns r's NTLM state, allocating it on first use.
+func (r *Record) ntlmInfo() *ntlmState {
+	if r.ntlm == nil {
+		r.ntlm = new(ntlmState)
+	}
+	return r.ntlm
 }
 
 var (
@@ -274,7 +288,8 @@ func (r *Record) appendBody(b []byte) []byte {
 		member(`"scheme":`, r.AuthScheme)
 		member(`"challenge":`, r.ChallengeScheme)
 		member(`"workstation":`, r.Workstation)
-		if m := &r.ntlmChallenge; m.Type == ntlm.TypeChallenge {
+		if r.ntlm != nil && r.ntlm.challenge.Type == ntlm.TypeChallenge {
+			m := &r.ntlm.challenge
 			member(`"target_name":`, m.TargetName)
 			member(`"server_netbios_name":`, m.ServerNetBIOSName)
 			member(`"server_dns_name":`, m.ServerDNSName)

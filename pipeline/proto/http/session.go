@@ -272,25 +272,26 @@ func (s *Session) request(h *half, ts time.Time, block []byte) {
 	r := newRecord(s.conn, ts)
 	r.HasRequest = true
 	r.ReqHeaderBytes = len(block)
-	text := newHeaderText(block)
+	var text strs
 	line, fields := splitStart(block)
-	r.requestLine(text, line)
+	r.requestLine(&text, line)
 	var f framing
 	eachField(fields, func(name, value []byte) {
 		switch {
 		case f.field(name, value):
 		case equalFold(name, "Host"):
-			r.Host = text.of(value)
+			text.add(&r.Host, value)
 		case equalFold(name, "User-Agent"):
-			r.UserAgent = text.of(value)
+			text.add(&r.UserAgent, value)
 		case equalFold(name, "Referer"):
-			r.Referrer = text.of(value)
+			text.add(&r.Referrer, value)
 		case equalFold(name, "Content-Type"):
-			r.ReqContentType = text.of(value)
+			text.add(&r.ReqContentType, value)
 		case equalFold(name, "Authorization"), equalFold(name, "Proxy-Authorization"):
 			s.authorization(r, value)
 		}
 	})
+	text.done()
 	r.finishURL()
 	r.anomaly(f.anomalies...)
 	if f.hasLength {
@@ -433,9 +434,9 @@ func (s *Session) flush(r *Record) {
 	r.finish()
 	r.emitted = true
 	s.emit(r)
-	if r.ntlmAuth.Type == ntlm.TypeAuthenticate {
-		n := ntlm.NewRecord(s.conn, r.Timestamp, "http", r.ntlmAuth, r.ntlmChallenge)
-		n.Version = r.ntlmVersion
+	if r.ntlm != nil && r.ntlm.auth.Type == ntlm.TypeAuthenticate {
+		n := ntlm.NewRecord(s.conn, r.Timestamp, "http", r.ntlm.auth, r.ntlm.challenge)
+		n.Version = r.ntlm.version
 		switch {
 		case !r.HasResponse:
 			n.Outcome = "unknown"
