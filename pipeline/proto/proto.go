@@ -50,6 +50,15 @@ type Session interface {
 	End(ts time.Time, why event.EndReason)
 }
 
+// Recycler is implemented by sessions that can be reused. The dispatcher
+// calls Recycle when it is done with a session (after its End, also after
+// a detaching error) and never touches it again; the parser may hand the
+// object to a later NewSession. Nothing a session emitted may share memory
+// the session reuses.
+type Recycler interface {
+	Recycle()
+}
+
 // Emit hands a finished record to the worker. It never blocks. The worker
 // and later stages may keep the record: a session must not change a record
 // after emitting it (emit a new one each time; records are per transaction,

@@ -7,6 +7,8 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"mamori/internal/testenv"
+	"mamori/pipeline/event"
+	"mamori/pipeline/proto"
 	"mamori/pipeline/proto/prototest"
 )
 
@@ -111,5 +113,42 @@ func TestDomainCache(t *testing.T) {
 				t.Fatalf("cache holds %d names, max %d", len(c.m), c.max)
 			}
 		}
+	}
+}
+
+// TestRecycle: sessions taken from the pool (after End and Recycle) give
+// the records fresh ones give, flow after flow.
+func TestRecycle(t *testing.T) {
+	var streams []prototest.Stream
+	for _, c := range bundled {
+		streams = append(streams, prototest.Streams(t, testenv.Pcap(t, c))...)
+	}
+	run := func(p *Parser, recycle bool) []string {
+		var out []string
+		emit := func(r event.Record) { out = append(out, string(r.AppendJSON(nil, &prototest.Observer))) }
+		for range 2 {
+			for _, st := range streams {
+				if len(st.Chunks) == 0 || st.Chunks[0].Gap > 0 || !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
+					continue
+				}
+				s := p.NewSession(st.Info, emit)
+				for _, c := range st.Chunks {
+					if c.Gap > 0 {
+						s.Gap(c.Dir, c.Gap)
+					} else if s.Payload(c.Dir, c.At, c.Data) != nil {
+						break
+					}
+				}
+				s.End(prototest.Epoch, event.EndShutdown)
+				if recycle {
+					s.(proto.Recycler).Recycle()
+				}
+			}
+		}
+		return out
+	}
+	fresh, reused := run(mustNew(t, Config{}), false), run(mustNew(t, Config{}), true)
+	if len(fresh) < 50 || !slices.Equal(fresh, reused) {
+		t.Fatalf("%d records fresh, %d recycled, equal %v", len(fresh), len(reused), slices.Equal(fresh, reused))
 	}
 }

@@ -12,8 +12,9 @@ import (
 // Parser recognises DNS flows. It is read-only after New and safe for
 // concurrent use by every worker.
 type Parser struct {
-	cfg     Config
-	domains *domainCache
+	cfg      Config
+	domains  *domainCache
+	sessions sync.Pool // recycled *Session
 }
 
 var _ proto.Parser = (*Parser)(nil)
@@ -145,7 +146,13 @@ var matchScratch = sync.Pool{New: func() any { return new(matchMessage) }}
 
 // NewSession starts the state of one flow.
 func (p *Parser) NewSession(f *flow.Info, emit proto.Emit) proto.Session {
-	s := &Session{cfg: p.cfg, domains: p.domains, emit: emit, conn: f.Conn, tcp: proto.IsTCP(f), variant: VariantDNS}
+	s, _ := p.sessions.Get().(*Session)
+	if s == nil {
+		s = new(Session)
+	}
+	// All state afresh; only the pending table's array is kept.
+	*s = Session{cfg: p.cfg, domains: p.domains, pool: &p.sessions, emit: emit, conn: f.Conn, tcp: proto.IsTCP(f), variant: VariantDNS,
+		pending: s.pending[:0]}
 	s.questions = s.qbuf[:0]
 	switch {
 	case f.Conn.Source.Port() == portMDNS || f.Conn.Destination.Port() == portMDNS:

@@ -3,6 +3,7 @@ package dns
 import (
 	"encoding/binary"
 	"strings"
+	"sync"
 	"time"
 
 	"mamori/pipeline/event"
@@ -16,6 +17,7 @@ import (
 type Session struct {
 	cfg     Config
 	domains *domainCache
+	pool    *sync.Pool // the parser's, for Recycle
 	emit    proto.Emit
 	conn    event.Conn
 	tcp     bool
@@ -270,5 +272,17 @@ func (s *Session) End(ts time.Time, why event.EndReason) {
 	for _, r := range s.pending {
 		s.flush(r)
 	}
-	s.pending = nil
+	clear(s.pending)
+	s.pending = s.pending[:0]
+}
+
+// Recycle implements proto.Recycler: records hold nothing of the session
+// (answers, names and anomalies are their own).
+func (s *Session) Recycle() {
+	if s.pool == nil {
+		return
+	}
+	pool := s.pool
+	*s = Session{pending: s.pending[:0]}
+	pool.Put(s)
 }
