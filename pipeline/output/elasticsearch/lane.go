@@ -50,7 +50,7 @@ type lane struct {
 // how the callbacks find their way back to the spool position.
 type doc struct {
 	bytes.Reader
-	pos      spool.Pos
+	ent      spool.Entry // released (its memory reused) with the doc
 	index    string
 	id       string
 	body     []byte
@@ -153,6 +153,7 @@ func (l *lane) newDoc(e spool.Entry) *doc {
 	if err != nil {
 		l.dropped.Add(1)
 		l.sp.Ack(e.Pos)
+		l.sp.Release(e)
 		return nil
 	}
 	index, ok := l.indexes[string(ib)]
@@ -167,12 +168,15 @@ func (l *lane) newDoc(e spool.Entry) *doc {
 	if d == nil {
 		d = new(doc)
 	}
-	*d = doc{pos: e.Pos, index: index, id: id, body: body}
+	*d = doc{ent: e, index: index, id: id, body: body}
 	d.Reset(body)
 	return d
 }
 
+// release acknowledges d in the spool and recycles it.
 func (l *lane) release(d *doc) {
+	l.sp.Ack(d.ent.Pos)
+	l.sp.Release(d.ent)
 	*d = doc{}
 	l.pool.Put(d)
 }
@@ -204,7 +208,6 @@ func (l *lane) success(_ context.Context, item esutil.BulkIndexerItem, res esuti
 	l.mu.Lock()
 	l.fails = 0
 	l.mu.Unlock()
-	l.sp.Ack(d.pos)
 	l.release(d)
 }
 
@@ -247,7 +250,6 @@ func (l *lane) failure(_ context.Context, item esutil.BulkIndexerItem, res esuti
 	switch classify(res.Status, res.Error.Type) {
 	case outDuplicate:
 		l.dups.Add(1)
-		l.sp.Ack(d.pos)
 		l.release(d)
 	case outRetry:
 		l.retried.Add(1)
@@ -266,7 +268,6 @@ func (l *lane) failure(_ context.Context, item esutil.BulkIndexerItem, res esuti
 		l.success(nil, item, res)
 	default:
 		l.deadLetter(d, res)
-		l.sp.Ack(d.pos)
 		l.release(d)
 	}
 }

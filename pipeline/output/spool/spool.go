@@ -21,11 +21,13 @@ type Pos struct {
 	Index int    // record number within the segment
 }
 
-// Entry is one document returned by Read. Data is owned by the caller (it
-// is never reused by the spool).
+// Entry is one document returned by Read. Data stays valid until the
+// entry is passed to Release; an entry that is never released stays valid
+// for good (its memory is then garbage-collected instead of reused).
 type Entry struct {
 	Pos  Pos
 	Data []byte
+	blk  *block // the queue block Data points into, when handed over in memory
 }
 
 // Recovery is what Open found and repaired.
@@ -104,6 +106,7 @@ type Spool struct {
 	changed chan struct{} // closed and replaced on every change readers wait for
 	q       []*block      // the queue: whole records in fixed-size blocks
 	free    []*block      // blocks to reuse
+	pinned  int           // handed blocks still used by chunks or entries
 	qDocs   int64
 	qBytes  int64
 	segs    []*segment // by seq
@@ -323,23 +326,29 @@ func (s *Spool) Put(data []byte, keep bool) bool {
 // memChunk is a run of whole records that the writer has just committed
 // to segment g at offset off and handed to the reader in memory: the reader
 // reads the file up to off and then takes the records from b instead of
-// reading them back. b is part of a queue block that is not reused
-// afterwards, so Entry.Data can point into it.
+// reading them back. b is part of queue block blk, which is reused only
+// when the chunk is consumed and every entry taken from it released.
 type memChunk struct {
 	g   *segment
 	off int64
 	b   []byte
+	blk *block
 }
 
 // maxMemBytes bounds the records handed over and not yet read; past it
 // (a reader held back by MaxInFlight) the reader reads the file again.
 const maxMemBytes = 16 << 20
 
+// maxPinned bounds the blocks kept alive by handed-over records (read or
+// not, until released): a block is reused only when all its entries are
+// released, and a trickle of documents spreads them over many blocks.
+const maxPinned = 32
+
 // handoffLocked hands records b, just committed to g at off, to the reader
 // when they follow the records handed over before, or when the reader is
 // in g less than maxMemBytes/2 behind them. Called with mu held.
-func (s *Spool) handoffLocked(g *segment, off int64, b []byte) bool {
-	if s.memB+int64(len(b)) > maxMemBytes {
+func (s *Spool) handoffLocked(g *segment, off int64, b []byte, blk *block) bool {
+	if s.memB+int64(len(b)) > maxMemBytes || !blk.handed && s.pinned >= maxPinned {
 		return false
 	}
 	if n := len(s.mem); n > 0 {
@@ -356,8 +365,13 @@ func (s *Spool) handoffLocked(g *segment, off int64, b []byte) bool {
 			return false
 		}
 	}
-	s.mem = append(s.mem, memChunk{g: g, off: off, b: b})
+	s.mem = append(s.mem, memChunk{g: g, off: off, b: b, blk: blk})
 	s.memB += int64(len(b))
+	blk.refs++
+	if !blk.handed {
+		blk.handed = true
+		s.pinned++
+	}
 	return true
 }
 
@@ -367,6 +381,7 @@ func (s *Spool) handoffLocked(g *segment, off int64, b []byte) bool {
 func (s *Spool) memAtLocked(g *segment, off int64) bool {
 	for len(s.mem) > 0 && (s.mem[0].g.seq < g.seq || s.mem[0].g == g && s.mem[0].off < off) {
 		s.memB -= int64(len(s.mem[0].b))
+		s.unrefLocked(s.mem[0].blk)
 		s.mem[0] = memChunk{}
 		s.mem = s.mem[1:]
 	}
@@ -386,12 +401,15 @@ func (s *Spool) readMemLocked(g *segment, room, maxBytes int, dst []Entry) []Ent
 			got++
 			bytes += len(payload)
 			s.st.ReadMemory++
+			dst[len(dst)-1].blk = m.blk
+			m.blk.refs++
 		}
 		pos += n
 	}
 	m.b, m.off = m.b[pos:], m.off+int64(pos)
 	s.memB -= int64(pos)
 	if len(m.b) == 0 {
+		s.unrefLocked(m.blk)
 		s.mem[0] = memChunk{}
 		s.mem = s.mem[1:]
 		if len(s.mem) == 0 {
@@ -424,12 +442,43 @@ func (s *Spool) takeLocked(g *segment, off int64, n int, payload []byte, dst []E
 // blockSize is the size of the queue's blocks: the writer's unit of work.
 const blockSize = 1 << 20
 
-// block holds whole records; n counts them. A block whose records were
-// handed to the reader (handed) is not reused.
+// block holds whole records; n counts them. refs counts who uses it
+// besides the queue: the writer while writing it, handed-over chunks and
+// the entries taken from them; at zero it is free again. Guarded by mu.
 type block struct {
 	b      []byte
 	n      int64
-	handed bool
+	refs   int
+	handed bool // records of it were handed over: counted in Spool.pinned
+}
+
+// maxFree bounds the free blocks kept for reuse.
+func (s *Spool) maxFree() int { return min(64, max(16, int(s.cfg.QueueBytes/blockSize))) }
+
+// unrefLocked drops one use of b and keeps it for reuse when it was the
+// last. Called with mu held.
+func (s *Spool) unrefLocked(b *block) {
+	b.refs--
+	if b.refs == 0 && b.handed {
+		b.handed = false
+		s.pinned--
+	}
+	if b.refs == 0 && cap(b.b) == blockSize && len(s.free) < s.maxFree() {
+		b.b, b.n = b.b[:0], 0
+		s.free = append(s.free, b)
+	}
+}
+
+// Release tells the spool that e.Data is no longer used, so that the
+// memory it points into can be reused. Releasing an entry twice, or using
+// e.Data afterwards, is a bug.
+func (s *Spool) Release(e Entry) {
+	if e.blk == nil {
+		return
+	}
+	s.mu.Lock()
+	s.unrefLocked(e.blk)
+	s.mu.Unlock()
 }
 
 // newBlock returns an empty block that holds at least need bytes. Called
@@ -470,16 +519,16 @@ func (s *Spool) writeLoop() {
 		s.mu.Lock()
 		batch, s.q = s.q, batch[:0]
 		s.qDocs = 0
+		for _, b := range batch {
+			b.refs++ // the writer's, until it has written b
+		}
 		s.mu.Unlock()
 		for _, b := range batch {
 			s.writeBatch(b)
 		}
 		s.mu.Lock()
 		for i, b := range batch {
-			if cap(b.b) == blockSize && !b.handed && len(s.free) < 16 {
-				b.b, b.n = b.b[:0], 0
-				s.free = append(s.free, b)
-			}
+			s.unrefLocked(b)
 			batch[i] = nil
 		}
 		s.mu.Unlock()
@@ -553,9 +602,7 @@ func (s *Spool) writePart(blk *block, b []byte, n int64) bool {
 	}
 	s.mu.Lock()
 	g := s.active
-	if s.handoffLocked(g, g.size, b) {
-		blk.handed = true
-	}
+	s.handoffLocked(g, g.size, b, blk)
 	g.size += int64(len(b))
 	g.written += int(n)
 	s.st.DiskBytes += int64(len(b))
@@ -859,8 +906,6 @@ func (s *Spool) maybeDelete(g *segment) {
 	s.dirty = true
 }
 
-const readChunk = 4 << 20
-
 // readChunk reads records of g from off (below limit) into dst.
 func (s *Spool) readChunk(g *segment, off, limit int64, sealed bool, room, maxBytes int, dst []Entry) ([]Entry, error) {
 	if g.f == nil {
@@ -880,11 +925,18 @@ func (s *Spool) readChunk(g *segment, off, limit int64, sealed bool, room, maxBy
 		g.f = f
 	}
 	want := max(int64(maxBytes)+recordHdr, 64<<10)
-	want = min(want, readChunk, limit-off)
-	buf := make([]byte, want)
+	want = min(want, blockSize, limit-off)
+	// The chunk goes into a queue block; entries taken from it hold it
+	// until released, like handed-over records.
+	s.mu.Lock()
+	blk := s.newBlock(int(want))
+	blk.refs = 1
+	s.mu.Unlock()
+	buf := blk.b[:want]
 	_, rerr := g.f.ReadAt(buf, off)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.unrefLocked(blk) // runs first, with mu held
 	if s.closed {
 		return dst, ErrClosed
 	}
@@ -911,7 +963,7 @@ func (s *Spool) readChunk(g *segment, off, limit int64, sealed bool, room, maxBy
 					if err != nil && !errors.Is(err, io.EOF) {
 						return dst, fmt.Errorf("reading spool segment: %w", err)
 					}
-					buf = big
+					buf, blk = big, nil
 					continue
 				}
 			}
@@ -932,6 +984,10 @@ func (s *Spool) readChunk(g *segment, off, limit int64, sealed bool, room, maxBy
 		if dst, ok = s.takeLocked(g, off+int64(pos), n, payload[:len(payload):len(payload)], dst); ok {
 			got++
 			bytes += len(payload)
+			if blk != nil {
+				dst[len(dst)-1].blk = blk
+				blk.refs++
+			}
 		}
 		pos += n
 		if bytes >= maxBytes {
