@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -434,4 +435,96 @@ func keys(m map[string]bool, n int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestAnalyzersSeeFacts replays the sample capture through the packet
+// path (no rules) and checks that mamori's own analyzers read the facts
+// written into the payloads: the RDP cookie and outcomes, SMB tree
+// connects (port 139, SMB 3.1.1, compound requests included), files,
+// renames, svcctl calls and NTLM users, TLS SNI, DNS names, HTTP Host,
+// DICOM AE titles and HL7 message types. No analyzer may find a payload
+// malformed.
+func TestAnalyzersSeeFacts(t *testing.T) {
+	h, path := sample(t)
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if _, err := service.Replay(context.Background(), service.ReplayOptions{Config: cfg, Files: []string{path}, Output: "-",
+		Stdout: &out, Stderr: &errb, Quiet: true}); err != nil {
+		t.Fatalf("replay: %v\n%s", err, errb.String())
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(line), &doc); err != nil {
+			t.Fatalf("record is not JSON: %v", err)
+		}
+		ds, _ := get(doc, "event.dataset").(string)
+		for _, f := range []string{"mamori.rdp.cookie", "mamori.rdp.result", "mamori.smb.share", "mamori.smb.new_name", "file.name",
+			"mamori.dcerpc.operation", "user.name", "tls.client.server_name", "dns.question.name", "url.domain",
+			"mamori.dicom.calling_ae", "mamori.hl7.message.type", "mamori.smb.version", "event.action"} {
+			if v, ok := get(doc, f).(string); ok {
+				seen[ds+" "+f+"="+v] = true
+			}
+		}
+		for _, f := range []string{"mamori.rdp.anomalies", "mamori.smb.anomalies", "mamori.hl7.anomalies", "mamori.tls.anomalies", "mamori.dns.anomalies", "mamori.http.anomalies"} {
+			if v := get(doc, f); v != nil {
+				t.Errorf("%s: %s %v", ds, f, v)
+			}
+		}
+	}
+	if m, ok := regexpFind(out.String(), `"malformed":\{[^}]*\}`); ok {
+		t.Errorf("analyzers found malformed payloads: %s", m)
+	}
+	for _, w := range []string{
+		"mamori.rdp mamori.rdp.cookie=Administr",
+		"mamori.rdp mamori.rdp.result=refused",
+		"mamori.rdp mamori.rdp.result=negotiated",
+		"mamori.rdp mamori.rdp.cookie=" + h.admins[0].user,
+		`mamori.smb mamori.smb.share=\\` + h.ws[5].ip.String() + `\ADMIN$`,
+		`mamori.smb mamori.smb.share=\\` + h.ws[8].ip.String() + `\C$`,
+		"mamori.smb mamori.smb.version=3.1.1",
+		"mamori.smb file.name=PSEXESVC.exe",
+		"mamori.smb mamori.dcerpc.operation=CreateServiceW",
+		"mamori.smb mamori.dcerpc.operation=StartServiceW",
+		"mamori.smb event.action=smb2_rename",
+		"mamori.smb user.name=svc-helpdesk",
+		"mamori.ntlm user.name=" + h.ws[0].user,
+		"mamori.tls tls.client.server_name=" + h.ehrName,
+		"mamori.dns dns.question.name=" + h.ehrName,
+		"mamori.http url.domain=" + h.pacsWeb,
+		"mamori.dicom mamori.dicom.calling_ae=" + h.modalities[0].name,
+		"mamori.hl7 event.action=hl7_message",
+	} {
+		if !seen[w] {
+			var near []string
+			for k := range seen {
+				if strings.HasPrefix(k, strings.SplitN(w, "=", 2)[0]) {
+					near = append(near, k)
+				}
+			}
+			sort.Strings(near)
+			t.Errorf("no record with %s (have %v)", w, near[:min(len(near), 8)])
+		}
+	}
+}
+
+// get follows a dotted path through decoded JSON objects.
+func get(doc map[string]any, path string) any {
+	var v any = doc
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func regexpFind(s, expr string) (string, bool) {
+	m := regexp.MustCompile(expr).FindString(s)
+	return m, m != ""
 }
