@@ -63,6 +63,10 @@ func (n *Names) Flow(f *event.Flow, peer netip.Addr) []string {
 	return out
 }
 
+// Forget is Flow for a flow whose names are not needed: it forgets the
+// flow's server name after its final record.
+func (n *Names) Forget(f *event.Flow) { n.tags.Take(f.ID, f.Final) }
+
 // Evicted is how many flows' server names were forgotten before their
 // flow record came.
 func (n *Names) Evicted() uint64 { return n.tags.Evicted }

@@ -90,23 +90,23 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 	case d.site.IsExternal(src) && d.site.IsInternal(dst):
 		host, peer, inbound = dst, src, true
 	default:
-		if f.Final {
-			d.names.Flow(f, dst) // forget its tag
-		}
+		d.names.Forget(f)
 		return
 	}
-	names := d.names.Flow(f, peer)
 	if f.Start.After(d.now) {
 		d.now = f.Start
 	}
 	failed := rules.FlowFailed(f)
 	if inbound && failed && !d.cfg.InboundFailed {
+		d.names.Forget(f)
 		return
 	}
 	if ep := d.pairs.Get(pairKey{host, peer}); ep != nil {
+		d.names.Forget(f) // an alerted pair: its names are known
 		d.grow(ep, host, peer, f, inbound, failed, raise)
 		return
 	}
+	names := d.names.Flow(f, peer)
 	port, proto := f.Destination.Port, f.Transport
 	if _, ok := d.site.Allowed(host, peer, names, port, proto); ok {
 		return
