@@ -53,7 +53,11 @@ func TestPacketScenarios(t *testing.T) {
 	found, total := map[string]int{}, map[string]int{}
 	good, all := map[string]int{}, map[string]int{}
 	for _, seed := range seeds {
-		s := Generate(Config{Seed: seed})
+		c := Config{Seed: seed}
+		if raceEnabled {
+			c.Workstations, c.LearnDays = 20, 2 // a smaller hospital: the race detector is slow
+		}
+		s := Generate(c)
 		alerts, updates, firstAt := detect(t, s)
 		alerts = knownIssues(t, s, alerts)
 		sc := &rulestest.Scenario{Labels: s.Labels}
