@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -239,18 +240,52 @@ func (p *parser) items(out *esutil.BulkIndexerResponse) bool {
 	if p.expect(']') {
 		return true
 	}
+	// Items alike (all "create" 201 without more, with the filter_path the
+	// output sends) share one map: BulkIndexer only reads them, and a map
+	// per item was most of the decoding time.
+	var (
+		prevOp  string
+		prevIt  esutil.BulkIndexerResponseItem
+		prevMap map[string]esutil.BulkIndexerResponseItem
+	)
 	for {
-		m := make(map[string]esutil.BulkIndexerResponseItem, 1)
+		var (
+			m     map[string]esutil.BulkIndexerResponseItem
+			first esutil.BulkIndexerResponseItem
+			n     int
+		)
 		ok := p.object(func(op []byte) bool {
 			var it esutil.BulkIndexerResponseItem
 			if !p.item(&it) {
 				return false
 			}
-			m[string(op)] = it
+			n++
+			switch {
+			case n == 1 && prevMap != nil && string(op) == prevOp && it == prevIt:
+				m = prevMap
+			case n == 1:
+				m = map[string]esutil.BulkIndexerResponseItem{string(op): it}
+			default:
+				if n == 2 {
+					m = maps.Clone(m) // not the shared one
+				}
+				m[string(op)] = it
+			}
+			first = it
 			return true
 		})
 		if !ok {
 			return false
+		}
+		if m == nil {
+			m = map[string]esutil.BulkIndexerResponseItem{}
+		}
+		if n == 1 && len(m) == 1 {
+			for op := range m {
+				prevOp, prevIt, prevMap = op, first, m
+			}
+		} else {
+			prevMap = nil
 		}
 		out.Items = append(out.Items, m)
 		if p.expect(',') {

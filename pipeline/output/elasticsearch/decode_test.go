@@ -40,6 +40,17 @@ func TestDecoderMatchesEncodingJSON(t *testing.T) {
 	}
 	sameAsJSON(t, []byte(`{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201,"failure_store":"used"}}]}`))
 	sameAsJSON(t, []byte(`{"errors":true,"items":[{"create":{"status":400,"error":{"type":"x","reason":"a \"quoted\" reason"}}}]}`))
+	// Alike items share a map; an item with a repeated key must not change
+	// the shared one.
+	alike := []byte(`{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}},{"create":{"status":201},"create":{"status":409}},{"create":{"status":201}},{"index":{"status":201}},{"create":{"status":201}}]}`)
+	sameAsJSON(t, alike)
+	var r esutil.BulkIndexerResponse
+	if err := decodeBulk(alike, &r); err != nil {
+		t.Fatal(err)
+	}
+	if reflect.ValueOf(r.Items[0]).Pointer() != reflect.ValueOf(r.Items[1]).Pointer() {
+		t.Error("alike items do not share a map")
+	}
 }
 
 func FuzzDecoder(f *testing.F) {
@@ -47,5 +58,6 @@ func FuzzDecoder(f *testing.F) {
 		f.Add(recorded(f, name))
 	}
 	f.Add([]byte(`{"errors":false,"items":[{"create":{"status":201}}]}`))
+	f.Add([]byte(`{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":201}},{"create":{"status":201},"create":{"status":409}},{"create":{"status":201}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) { sameAsJSON(t, b) })
 }
