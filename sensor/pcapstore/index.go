@@ -28,7 +28,8 @@ import (
 //	sections:
 //	  entries   24 bytes each: kind, flags, proto, tproto, u16 sport, u16 dport,
 //	            u32 src address number, u32 dst address number (0xffffffff: none),
-//	            u32 postings offset, u32 packets
+//	            u32 postings offset, u32 packets; grouped by the busier of the
+//	            two addresses (see clustered), so a host's entries lie together
 //	  v4        8 bytes each, sorted: 4-byte address, u32 offset of its entry list
 //	  v6        20 bytes each, sorted: 16-byte address, u32 offset of its entry list
 //	  addrlists entry numbers, ascending, as uvarint deltas
@@ -140,6 +141,7 @@ func (b *indexBuilder) memory() int { return b.postBytes + len(b.list)*96 }
 
 // encode writes the index of a packet file of dataSize bytes.
 func (b *indexBuilder) encode(dataSize int64) []byte {
+	list := b.clustered()
 	// Address tables.
 	type addrRef struct {
 		a    netip.Addr
@@ -168,9 +170,9 @@ func (b *indexBuilder) encode(dataSize int64) []byte {
 		e      uint32
 	}
 	var cids []cidRef
-	for i := range b.list {
+	for i := range list {
 		e := uint32(i)
-		k := &b.list[i].key
+		k := &list[i].key
 		if k.src.IsValid() {
 			ref(k.src, e)
 			ref(k.dst, e)
@@ -249,8 +251,8 @@ func (b *indexBuilder) encode(dataSize int64) []byte {
 		sec[idxSecBlocks] = binary.LittleEndian.AppendUint64(sec[idxSecBlocks], uint64(blk.min))
 		sec[idxSecBlocks] = binary.LittleEndian.AppendUint64(sec[idxSecBlocks], uint64(blk.max))
 	}
-	for i := range b.list {
-		e := &b.list[i]
+	for i := range list {
+		e := &list[i]
 		k := &e.key
 		src, dst := uint32(noAddr), uint32(noAddr)
 		if k.src.IsValid() {
@@ -283,7 +285,7 @@ func (b *indexBuilder) encode(dataSize int64) []byte {
 	}
 	le.PutUint64(out[40:], uint64(first))
 	le.PutUint64(out[48:], uint64(last))
-	le.PutUint32(out[56:], uint32(len(b.list)))
+	le.PutUint32(out[56:], uint32(len(list)))
 	le.PutUint32(out[60:], uint32(len(v4s)))
 	le.PutUint32(out[64:], uint32(len(v6s)))
 	le.PutUint32(out[68:], uint32(len(portKeys)))
@@ -297,6 +299,53 @@ func (b *indexBuilder) encode(dataSize int64) []byte {
 	}
 	le.PutUint32(out[120:], 0) // reserved
 	le.PutUint32(out[124:], crc32.Checksum(out[:124], crcTable))
+	return out
+}
+
+// clustered returns the entries in the order they are written: grouped by
+// the busier of their two addresses (the one in more entries), then by the
+// other address, then in the order they appeared. Entry numbers are only
+// references inside the index, so the order is free; this one puts a host's
+// entries, and their postings, next to each other, and a query for a busy
+// host reads a few pages of the index instead of touching pages all over
+// it (page faults were a quarter of such a query).
+func (b *indexBuilder) clustered() []entryBuild {
+	n := make(map[netip.Addr]int, len(b.list))
+	for i := range b.list {
+		k := &b.list[i].key
+		if k.src.IsValid() {
+			n[k.src]++
+			if k.dst != k.src {
+				n[k.dst]++
+			}
+		}
+	}
+	type keyed struct {
+		busy, other netip.Addr
+		i           int
+	}
+	ks := make([]keyed, len(b.list))
+	for i := range b.list {
+		k := &b.list[i].key
+		busy, other := k.src, k.dst
+		if n[other] > n[busy] || n[other] == n[busy] && other.Less(busy) {
+			busy, other = other, busy
+		}
+		ks[i] = keyed{busy, other, i}
+	}
+	slices.SortFunc(ks, func(x, y keyed) int {
+		if c := x.busy.Compare(y.busy); c != 0 {
+			return c
+		}
+		if c := x.other.Compare(y.other); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.i, y.i)
+	})
+	out := make([]entryBuild, len(ks))
+	for j, k := range ks {
+		out[j] = b.list[k.i]
+	}
 	return out
 }
 
