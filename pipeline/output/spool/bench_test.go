@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // benchDoc is a flow record as mamori writes it (about 1.1 KB).
@@ -20,6 +22,19 @@ func benchConfig(b *testing.B) Config {
 	return Config{Dir: dir, MaxBytes: 64 << 30, QueueBytes: 256 << 20, SegmentBytes: 64 << 20, MaxInFlight: 1 << 20, SyncInterval: time.Second}
 }
 
+// processCPU is the process's CPU time (user and system) in ns.
+func processCPU() int64 {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// reportCPU adds MB per CPU second (user+system, all threads) since cpu0:
+// with other work on the machine, wall-clock MB/s says little.
+func reportCPU(b *testing.B, cpu0 int64) {
+	b.ReportMetric(float64(b.N)*float64(len(benchDoc))/1e6/(float64(processCPU()-cpu0)/1e9), "MB/cpu-s")
+}
+
 // BenchmarkWrite measures Put plus the writer goroutine until every
 // document is in a segment file (page cache; fsync once a second).
 func BenchmarkWrite(b *testing.B) {
@@ -31,6 +46,7 @@ func BenchmarkWrite(b *testing.B) {
 	b.SetBytes(int64(len(benchDoc)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		for !s.Put(benchDoc, false) {
 			time.Sleep(time.Millisecond) // queue full: let the writer catch up
@@ -39,6 +55,7 @@ func BenchmarkWrite(b *testing.B) {
 	for s.Stats().Written < uint64(b.N) {
 		time.Sleep(100 * time.Microsecond)
 	}
+	reportCPU(b, cpu0)
 	b.StopTimer()
 	if st := s.Stats(); st.DroppedFull+st.WriteErrors+st.LostOnWrite != 0 {
 		b.Fatalf("%+v", st)
@@ -67,6 +84,7 @@ func BenchmarkDrain(b *testing.B) {
 	b.SetBytes(int64(len(benchDoc)))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := processCPU()
 	ctx := context.Background()
 	var es []Entry
 	for n := 0; n < b.N; {
@@ -79,13 +97,56 @@ func BenchmarkDrain(b *testing.B) {
 				b.Fatal("bad document")
 			}
 			s.Ack(e.Pos)
+			s.Release(e)
 		}
 		n += len(es)
 	}
+	reportCPU(b, cpu0)
 	b.StopTimer()
 	if !s.Empty() {
 		b.Fatal("not empty")
 	}
+}
+
+// BenchmarkPassThrough measures Put, the writer, Read, Ack and Release with
+// a reader that keeps up (1024 documents at a time): the writer hands the
+// documents over in memory after writing them.
+func BenchmarkPassThrough(b *testing.B) {
+	s, err := Open(benchConfig(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.SetBytes(int64(len(benchDoc)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	ctx := context.Background()
+	var es []Entry
+	for n := 0; n < b.N; {
+		k := min(1024, b.N-n)
+		for range k {
+			if !s.Put(benchDoc, false) {
+				b.Fatal("refused")
+			}
+		}
+		for got := 0; got < k; {
+			es, err = s.Read(ctx, es[:0], k-got, 4<<20)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, e := range es {
+				s.Ack(e.Pos)
+				s.Release(e)
+			}
+			got += len(es)
+		}
+		n += k
+	}
+	reportCPU(b, cpu0)
+	b.StopTimer()
+	st := s.Stats()
+	b.ReportMetric(100*float64(st.ReadMemory)/float64(st.Read), "%memory")
 }
 
 var _ = strings.Repeat
