@@ -127,6 +127,9 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 	{
 		src := pick()
 		period := time.Duration(30+r.IntN(870)) * time.Second
+		if r.IntN(4) == 0 {
+			period = time.Duration(20+r.IntN(41)) * time.Minute // a slow beacon: 7 to 20 beats a night
+		}
 		jit := 0.2 * r.Float64()
 		t0 := at(23, r.IntN(60))
 		c2 := netip.AddrFrom4([4]byte{45, byte(10 + r.IntN(200)), byte(r.IntN(250)), byte(1 + r.IntN(250))})
