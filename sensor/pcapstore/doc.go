@@ -37,7 +37,9 @@
 // and unions the tables' entry lists along its and/or structure, evaluates
 // the expression on each candidate entry (in both directions; alert windows
 // unknown), reads only the packets of the entries that may match and runs
-// the exact filter on them. Index files are read through mmap and every
+// the exact filter on them. Entries are stored grouped by the busier of
+// their two addresses, so a host's entries and their packet offsets lie
+// together in the index. Index files are read through mmap and every
 // access is bounds-checked: a damaged index yields ErrBadIndex and the file
 // is read whole instead, never a panic (FuzzIndex); what a query decodes
 // is bounded by the index's size. Candidate packets are read with pread,
@@ -62,7 +64,10 @@
 //
 // Results are written in time order: files merged by packet time, the
 // packets of one file in the order they were captured (which is what
-// tcpdump shows for a capture whose timestamps go backwards).
+// tcpdump shows for a capture whose timestamps go backwards). A file joins
+// the merge only when no packet of it can come earlier than the next one
+// due (its index's first time), so files written one after another are
+// read one after another and share a few read windows.
 //
 // # Retention and pins
 //
