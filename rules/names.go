@@ -72,7 +72,7 @@ func (n *Names) Forget(f *event.Flow) { n.tags.Take(f.ID, f.Final) }
 func (n *Names) Evicted() uint64 { return n.tags.Evicted }
 
 func normalizeName(s string) string {
-	if plainName(s) {
+	if s == "" || plainName(s) {
 		return s
 	}
 	s = strings.TrimSpace(s)
@@ -116,6 +116,9 @@ func plainName(s string) bool {
 // (IPv4). A name such as www.example.com is not one, and is told apart
 // without parsing (a failed netip.ParseAddr allocates its error).
 func maybeAddr(s string) bool {
+	if s == "" {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == ':':

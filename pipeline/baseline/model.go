@@ -530,7 +530,7 @@ func addString(ss []string, s string, max int) []string {
 // NormalizeName lowercases a DNS name and drops a trailing dot and an
 // HTTP Host port.
 func NormalizeName(n string) string {
-	if plainName(n) {
+	if n == "" || plainName(n) {
 		return n
 	}
 	n = strings.TrimSpace(n)
@@ -574,6 +574,9 @@ func plainName(s string) bool {
 // (IPv4). A name such as www.example.com is not one, and is told apart
 // without parsing (a failed netip.ParseAddr allocates its error).
 func maybeAddr(s string) bool {
+	if s == "" {
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == ':':

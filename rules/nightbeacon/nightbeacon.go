@@ -185,7 +185,7 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 	if d.known(k, name) {
 		return
 	}
-	if reg := baseline.RegisteredDomain(name); reg != "" {
+	if reg := registeredDomain(name); reg != "" {
 		k = key{src: src, domain: reg, port: f.Destination.Port, proto: f.Transport}
 	}
 	d.beat(k, dst, f.Start, rules.Bytes(f), f.ID, f.CommunityID, name, raise)
@@ -223,6 +223,15 @@ func (d *Detector) isNight(t time.Time) bool {
 		d.nightSet, d.nightMinute, d.nightNow = true, m, d.site.IsNight(t)
 	}
 	return d.nightNow
+}
+
+// registeredDomain is baseline.RegisteredDomain, at no cost for a peer
+// without a name (most of them).
+func registeredDomain(name string) string {
+	if name == "" {
+		return ""
+	}
+	return baseline.RegisteredDomain(name)
 }
 
 // known reports whether the baseline saw the pair active at night, or the
