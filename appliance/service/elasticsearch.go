@@ -53,15 +53,23 @@ func withElasticsearch(o ReplayOptions, cfg *config.Config, w *ndjson.Writer, ob
 	return t, nil
 }
 
-// Write writes r to the file and queues it for Elasticsearch.
+// Write writes r to the file and queues it for Elasticsearch, encoding it
+// once when both write the same observer (they do: one run, one sensor).
 func (t *teeSink) Write(r event.Record) error {
-	if err := t.Writer.Write(r); err != nil {
-		return err
+	if t.es == nil {
+		return t.Writer.Write(r)
 	}
-	if t.es != nil {
+	if t.es.Observer() != t.Writer.Observer() {
+		if err := t.Writer.Write(r); err != nil {
+			return err
+		}
 		return t.es.Write(r)
 	}
-	return nil
+	line, err := t.Writer.WriteLine(r)
+	if err != nil {
+		return err
+	}
+	return t.es.WriteJSON(r, line)
 }
 
 // Close closes the file, then waits (at most esDrainWait) for the cluster

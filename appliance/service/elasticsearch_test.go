@@ -34,6 +34,7 @@ func TestReplayShipsToElasticsearch(t *testing.T) {
 	created := r.Items[0]
 	var mu sync.Mutex
 	got := map[string]int{}
+	docs := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 		var body io.Reader = req.Body
@@ -55,6 +56,7 @@ func TestReplayShipsToElasticsearch(t *testing.T) {
 			sc.Scan()
 			mu.Lock()
 			got[meta.Create.Index]++
+			docs[sc.Text()]++
 			mu.Unlock()
 			if n > 0 {
 				out.WriteByte(',')
@@ -87,5 +89,19 @@ func TestReplayShipsToElasticsearch(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "elasticsearch:") {
 		t.Fatalf("no elasticsearch summary: %s", errb.String())
+	}
+	// Every NDJSON line arrived as a document, byte for byte (the record
+	// is encoded once for both).
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for _, l := range lines {
+		docs[l]--
+	}
+	for d, n := range docs {
+		if n != 0 {
+			t.Fatalf("document sent %+d times more than written to NDJSON: %.300s", n, d)
+		}
+	}
+	if len(lines) != total {
+		t.Fatalf("%d NDJSON lines, %d documents", len(lines), total)
 	}
 }

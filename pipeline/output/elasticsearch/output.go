@@ -132,7 +132,17 @@ func (o *Output) Recovered() (flows, alerts spool.Recovery) {
 // Write encodes r and queues it. It never blocks and never does I/O. A
 // record the spool refuses (flows and protocol records past the spool's
 // cap) is counted, not reported: Write returns an error only after Close.
-func (o *Output) Write(r event.Record) error {
+func (o *Output) Write(r event.Record) error { return o.write(r, nil) }
+
+// WriteJSON is Write for a record already encoded: doc must be
+// r.AppendJSON(nil, obs) with the Observer the output was opened with (a
+// sink that writes the same record to NDJSON encodes it once).
+func (o *Output) WriteJSON(r event.Record, doc []byte) error { return o.write(r, doc) }
+
+// Observer is the observer written on every record.
+func (o *Output) Observer() *event.Observer { return o.obs }
+
+func (o *Output) write(r event.Record, doc []byte) error {
 	ds := r.Dataset()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -154,11 +164,19 @@ func (o *Output) Write(r event.Record) error {
 	a, isAlert := r.(Alert)
 	isAlert = isAlert || ds == AlertDataset
 	if !isAlert {
-		o.buf = r.AppendJSON(appendPayload(o.buf[:0], index, ""), o.obs)
+		if doc != nil {
+			o.buf = append(appendPayload(o.buf[:0], index, ""), doc...)
+		} else {
+			o.buf = r.AppendJSON(appendPayload(o.buf[:0], index, ""), o.obs)
+		}
 		o.flows.sp.Put(o.buf, false)
 		return nil
 	}
-	o.scratch = r.AppendJSON(o.scratch[:0], o.obs)
+	if doc != nil {
+		o.scratch = append(o.scratch[:0], doc...)
+	} else {
+		o.scratch = r.AppendJSON(o.scratch[:0], o.obs)
+	}
 	var id string
 	if a != nil {
 		id = a.AlertID()

@@ -156,6 +156,40 @@ func TestShipsEveryRecordToItsDataStream(t *testing.T) {
 	}
 }
 
+// WriteJSON (a record encoded once for NDJSON and Elasticsearch) ships the
+// same documents, with the same alert _id, as Write.
+func TestWriteJSONSameAsWrite(t *testing.T) {
+	f := newFakeES(t)
+	o := newOutput(t, testCfg(t, f.URL()))
+	if o.Observer() != testObs {
+		t.Fatal("Observer")
+	}
+	var want []string
+	for i := range 500 {
+		var r event.Record = mkFlow(i)
+		if i%50 == 0 {
+			r = mkAlert(i)
+		}
+		want = append(want, encode(r))
+		if err := o.WriteJSON(r, r.AppendJSON(nil, testObs)); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			o.Write(r) // the same alert again: the same _id, a 409
+		}
+	}
+	drain(t, o, f)
+	got := f.created()
+	for _, w := range want {
+		if got[w] != 1 {
+			t.Fatalf("document created %d times: %.200s", got[w], w)
+		}
+	}
+	if st := o.Stats(); len(got) != len(want) || st.Flows.Acked != 490 || st.Alerts.Acked != 10 || st.Alerts.Duplicates != 10 {
+		t.Fatalf("server has %d documents, sent %d; stats %+v", len(got), len(want), st)
+	}
+}
+
 func TestPerItemPolicy(t *testing.T) {
 	f := newFakeES(t)
 	// Documents with "port":445 and an odd flow number are refused (400)

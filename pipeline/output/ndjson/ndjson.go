@@ -56,6 +56,27 @@ func (w *Writer) Write(r event.Record) error {
 	return nil
 }
 
+// WriteLine is Write that also returns the record's JSON (the line without
+// its newline), for a caller that sends the same document elsewhere: it
+// stays valid until the next call to the Writer.
+func (w *Writer) WriteLine(r event.Record) ([]byte, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	n := len(w.buf)
+	w.buf = append(r.AppendJSON(w.buf, w.obs), '\n')
+	line := w.buf[n : len(w.buf)-1 : len(w.buf)-1]
+	w.records++
+	w.bytes += uint64(len(w.buf) - n)
+	if len(w.buf) >= bufferSize {
+		return line, w.flush()
+	}
+	return line, nil
+}
+
+// Observer is the observer written on every record.
+func (w *Writer) Observer() *event.Observer { return w.obs }
+
 // flush writes the buffered lines out.
 func (w *Writer) flush() error {
 	if len(w.buf) == 0 {

@@ -132,3 +132,31 @@ func BenchmarkWrite(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// WriteLine returns each record's line as written, also across the
+// buffer's flushes.
+func TestWriteLineReturnsTheLine(t *testing.T) {
+	var out chunks
+	obs := &event.Observer{}
+	w := New(&out, "test", obs)
+	if w.Observer() != obs {
+		t.Fatal("Observer")
+	}
+	var want bytes.Buffer
+	for i := range 500 {
+		r := rec{pad: strings.Repeat("x", i*7%1000)}
+		line, err := w.WriteLine(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc := r.AppendJSON(nil, obs); !bytes.Equal(line, enc) {
+			t.Fatalf("record %d: WriteLine gave %q, want %q", i, line, enc)
+		}
+		want.Write(line)
+		want.WriteByte('\n')
+	}
+	w.Close()
+	if got := bytes.Join(out.calls, nil); !bytes.Equal(got, want.Bytes()) || len(out.calls) < 2 {
+		t.Fatalf("%d writes of %d bytes, want %d bytes in several writes", len(out.calls), len(got), want.Len())
+	}
+}
