@@ -49,6 +49,7 @@ type hospital struct {
 	windowDays                         []time.Weekday
 	windowFrom, windowTo               int // minutes after midnight
 
+	nightFrom, nightTo                        int // the site's night hours
 	hl7Port, dicomPort, ehrPort, adminRDPPort uint16
 	rdpServer                                 netip.Addr // the server whose RDP listens on adminRDPPort
 
@@ -142,6 +143,7 @@ func newHospital(r *rand.Rand, c Config) *hospital {
 	h.windowFrom = (9 + r.IntN(5)) * 60
 	h.windowTo = h.windowFrom + (3+r.IntN(3))*60
 
+	h.nightFrom, h.nightTo = 21+r.IntN(3), 5+r.IntN(3)
 	h.hl7Port = []uint16{2575, 2575, 6661, 5100}[r.IntN(4)]
 	h.dicomPort = []uint16{104, 104, 11112, 4242}[r.IntN(4)]
 	h.ehrPort = []uint16{443, 443, 8443}[r.IntN(3)]
@@ -179,7 +181,7 @@ func (h *hospital) site() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Simulated hospital %s (mamori internal/scenario).
 timezone: Asia/Tokyo
-night: {start: "22:00", end: "06:00"}
+night: {start: "%02d:00", end: "%02d:00"}
 networks: {internal: [10.0.0.0/8]}
 segments:
   - {name: his, cidrs: [%s]}
@@ -221,7 +223,7 @@ segment_policy:
     - {from: [department], to: [pacs, dmz]}
     - {from: vendor, to: his, ports: [22, 3389, 443, %d]}
     - {from: "*", to: dmz}
-`, h.domain, h.his, h.pacs, h.dept, h.devices, h.dmz, h.vnd,
+`, h.domain, h.nightFrom, h.nightTo, h.his, h.pacs, h.dept, h.devices, h.dmz, h.vnd,
 		list(h.dc...), list(h.dc...), h.fs, list(h.ehr...), h.db, h.hl7, h.pacsSrv, h.lis, h.backup, h.av, h.printer, h.mon, h.jump,
 		h.adminNet, netip.PrefixFrom(h.avCloud, 28).Masked().Addr(), h.dc[0],
 		h.vendorExt, h.jump, list(h.vendorReach...), strings.Join(days, ", "), hm(h.windowFrom), hm(h.windowTo),
