@@ -18,6 +18,8 @@
 #
 # Usage: bench/esout.sh [ROUNDS] [CAPTURE] [extra replay flags, e.g. --no-detect]
 #        (defaults: 5, bench/out/mixed-x60.pcap from bench/offline.sh)
+#        ESOUT_COMPRESSION=-1 sends uncompressed bodies (compression_level;
+#        default 1, the configuration's default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -59,6 +61,7 @@ sensor:
 elasticsearch:
   enabled: true
   urls: [http://$(cat "$tmp/addr")]
+  compression_level: ${ESOUT_COMPRESSION:-1}
   spool:
     dir: $tmp/spool
 EOF
@@ -101,7 +104,7 @@ stats() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print a[1], a[in
 read -r nd_min nd_med < <(stats "${nd[@]}")
 read -r es_min es_med < <(stats "${es[@]}")
 echo
-echo "input: $pcap; replay flags: ${extra[*]:-(none)}; last ES run's server: $ES_INFO"
+echo "input: $pcap; replay flags: ${extra[*]:-(none)}; compression_level ${ESOUT_COMPRESSION:-1}; last ES run's server: $ES_INFO"
 awk -v a="$nd_min" -v b="$es_min" -v c="$nd_med" -v d="$es_med" -v n="$ES_DOCS" 'BEGIN {
   printf "ndjson: least %.2f s, median %.2f s CPU\n", a, c
   printf "es:     least %.2f s, median %.2f s CPU\n", b, d
