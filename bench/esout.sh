@@ -19,7 +19,8 @@
 # Usage: bench/esout.sh [ROUNDS] [CAPTURE] [extra replay flags, e.g. --no-detect]
 #        (defaults: 5, bench/out/mixed-x60.pcap from bench/offline.sh)
 #        ESOUT_COMPRESSION=-1 sends uncompressed bodies (compression_level;
-#        default 1, the configuration's default)
+#        default 1, the configuration's default); ESOUT_MAMORI=BINARY times
+#        that mamori binary instead of building one
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -39,7 +40,11 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/mamori" ./cmd/mamori
+if [ -n "${ESOUT_MAMORI:-}" ]; then # a binary built elsewhere, e.g. an older commit
+  cp "$ESOUT_MAMORI" "$tmp/mamori"
+else
+  go build -o "$tmp/mamori" ./cmd/mamori
+fi
 go build -o "$tmp/fakees" bench/esout_fakees.go
 cat "$pcap" >/dev/null # warm the page cache
 
