@@ -183,10 +183,10 @@ try() {
   ((SENT > 0)) && [ "$CUT" != 0 ] && cutshare[$mix/$tool]=$((CUT * 100 / SENT))
   printf "  %-5s %-16s target %7s pps  sent %8s at %7s pps  seen %8s  drops %8s  %-3s %s\n" \
     "$mix" "$tool" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "$SENT" "$PPS" "$RECV" "$DROPS" "$OK" "$note"
-  if [ $OK = yes ] && ((PPS > best[$mix/$tool])); then
-    best[$mix/$tool]=$PPS
-    [ "$rate" = 0 ] && best[$mix/$tool:bound]=1
-  fi
+  ((PPS > best[$mix/$tool])) && [ $OK = yes ] && best[$mix/$tool]=$PPS
+  # Passing at the sender's maximum: whatever the best rate, the tool was
+  # never the limit.
+  [ "$rate" = 0 ] && [ $OK = yes ] && best[$mix/$tool:bound]=1
   return 0
 }
 
