@@ -139,6 +139,18 @@ func TestProtoJSONMatchesWriter(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("record %d:\n got %s\nwant %s", i, got, want)
 		}
+		// The same body as runs of constant bytes.
+		var runs func(p []byte) []byte
+		if body != nil {
+			runs = func(p []byte) []byte {
+				w := JSON{B: p}
+				body(&w) // the writer at depth 0 after a member: a comma first
+				return w.B
+			}
+		}
+		if got := AppendProtoRuns([]byte("x"), o, ds, b, runs); !bytes.Equal(got, want) {
+			t.Fatalf("record %d, runs:\n got %s\nwant %s", i, got, want)
+		}
 		if !json.Valid(got[1:]) {
 			t.Fatalf("record %d: invalid JSON %s", i, got)
 		}

@@ -52,13 +52,14 @@ func (b *Base) BaseRecord() *Base { return b }
 // example "dns", "tls", "url", "user", "mamori"). body must not write a
 // member that AppendProto writes itself.
 func AppendProto(dst []byte, o *Observer, dataset string, b *Base, body func(w *JSON)) []byte {
-	w := JSON{B: appendProtoHead(dst, o, dataset, b)}
+	p, ips := appendProtoHead(dst, o, dataset, b)
+	w := JSON{B: p}
 	// The object is open at depth 0 with members written: the body's
 	// first member gets its comma.
 	if body != nil {
 		body(&w)
 	}
-	return appendProtoTail(w.B, o, b)
+	return appendProtoTail(w.B, o, b, ips)
 }
 
 // AppendProtoRuns is AppendProto for a body that appends its members to
@@ -69,15 +70,21 @@ func AppendProto(dst []byte, o *Observer, dataset string, b *Base, body func(w *
 // its JSON-writer body would (each package tests the two against each
 // other).
 func AppendProtoRuns(dst []byte, o *Observer, dataset string, b *Base, body func(p []byte) []byte) []byte {
-	p := appendProtoHead(dst, o, dataset, b)
+	p, ips := appendProtoHead(dst, o, dataset, b)
 	if body != nil {
 		p = body(p)
 	}
-	return appendProtoTail(p, o, b)
+	return appendProtoTail(p, o, b, ips)
 }
 
+// ipText locates the source and destination addresses' text in a record
+// being written, so that related.ip copies it instead of formatting the
+// addresses again.
+type ipText struct{ src0, src1, dst0, dst1 int }
+
 // appendProtoHead appends '{' and the common members up to flow.
-func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) []byte {
+func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) ([]byte, ipText) {
+	var ips ipText
 	// Everything is written as runs of constant bytes around the variable
 	// values; the output is what the member-by-member calls on the JSON
 	// writer would write (see legacy_test.go).
@@ -116,14 +123,18 @@ func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) []byte {
 	}
 	src, dstAddr := b.Source.Addr(), b.Destination.Addr()
 	p = append(p, `},"source":{"ip":"`...)
+	ips.src0 = len(p)
 	p = src.AppendTo(p)
+	ips.src1 = len(p)
 	p = append(p, '"')
 	if port := b.Source.Port(); port != 0 {
 		p = append(p, `,"port":`...)
 		p = strconv.AppendUint(p, uint64(port), 10)
 	}
 	p = append(p, `},"destination":{"ip":"`...)
+	ips.dst0 = len(p)
 	p = dstAddr.AppendTo(p)
+	ips.dst1 = len(p)
 	p = append(p, '"')
 	if port := b.Destination.Port(); port != 0 {
 		p = append(p, `,"port":`...)
@@ -157,15 +168,30 @@ func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) []byte {
 	}
 	p = append(p, `},"flow":{"id":"`...)
 	p = hex.AppendEncode(p, b.FlowID[:])
-	return append(p, `"}`...)
+	return append(p, `"}`...), ips
 }
 
 // appendProtoTail appends the common members after the body (related,
 // observer, host) and the closing brace.
-func appendProtoTail(p []byte, o *Observer, b *Base) []byte {
+func appendProtoTail(p []byte, o *Observer, b *Base, ips ipText) []byte {
+	// related.ip as appendIPs writes it, from the addresses' text above.
 	src, dstAddr := b.Source.Addr(), b.Destination.Addr()
-	p = append(p, `,"related":{"ip":`...)
-	p = appendIPs(p, src, dstAddr)
+	p = append(p, `,"related":{"ip":[`...)
+	if src.IsValid() {
+		p = append(p, '"')
+		p = append(p, p[ips.src0:ips.src1]...)
+		p = append(p, '"')
+		if dstAddr.IsValid() && dstAddr != src {
+			p = append(p, ',', '"')
+			p = append(p, p[ips.dst0:ips.dst1]...)
+			p = append(p, '"')
+		}
+	} else if dstAddr.IsValid() {
+		p = append(p, '"')
+		p = append(p, p[ips.dst0:ips.dst1]...)
+		p = append(p, '"')
+	}
+	p = append(p, ']')
 	if len(b.RelatedUsers) > 0 {
 		p = append(p, `,"user":`...)
 		p = appendDistinct(p, b.RelatedUsers)
