@@ -25,46 +25,72 @@ type FlowTags struct {
 	max     int
 	next    int
 	Evicted uint64
+	// held counts the tagged flows by bucket of their id: a flow whose
+	// bucket holds none is not looked up in m. Most flows have no tag
+	// (only those a protocol named), and this is one small array read
+	// instead of a map lookup.
+	held *[tagBuckets]uint32
 }
+
+// tagBuckets is the size of FlowTags.held (flow ids are keyed hashes:
+// their first bytes spread evenly).
+const tagBuckets = 4096
+
+func tagBucket(id *event.FlowID) int { return (int(id[0]) | int(id[1])<<8) % tagBuckets }
 
 // NewFlowTags returns a tag table for at most max flows.
 func NewFlowTags(max int) *FlowTags {
-	return &FlowTags{m: map[event.FlowID]FlowTag{}, max: max}
+	return &FlowTags{m: map[event.FlowID]FlowTag{}, max: max, held: new([tagBuckets]uint32)}
+}
+
+// has reports whether flow id may be tagged (false: it surely is not).
+func (t *FlowTags) has(id *event.FlowID) bool { return t.held[tagBucket(id)] > 0 }
+
+func (t *FlowTags) add(id event.FlowID, tag FlowTag) {
+	t.m[id] = tag
+	t.held[tagBucket(&id)]++
+}
+
+func (t *FlowTags) remove(id event.FlowID) {
+	delete(t.m, id)
+	t.held[tagBucket(&id)]--
 }
 
 // Put tags flow id (a later tag for the same flow replaces its detail only
 // when the new one has one).
 func (t *FlowTags) Put(id event.FlowID, tag FlowTag) {
-	if old, ok := t.m[id]; ok {
-		if tag.Detail == "" {
-			tag.Detail = old.Detail
+	if t.has(&id) {
+		if old, ok := t.m[id]; ok {
+			if tag.Detail == "" {
+				tag.Detail = old.Detail
+			}
+			t.m[id] = tag
+			return
 		}
-		t.m[id] = tag
-		return
 	}
 	if t.max <= 0 {
 		return
 	}
 	if len(t.ring) < t.max {
 		t.ring = append(t.ring, id)
-		t.m[id] = tag
+		t.add(id, tag)
 		return
 	}
 	// Full ring: the oldest entry makes room (if its flow is still tagged,
 	// the tag is forgotten), so the map never holds more than max.
 	victim := t.ring[t.next]
 	if _, ok := t.m[victim]; ok {
-		delete(t.m, victim)
+		t.remove(victim)
 		t.Evicted++
 	}
 	t.ring[t.next] = id
 	t.next = (t.next + 1) % t.max
-	t.m[id] = tag
+	t.add(id, tag)
 }
 
 // Get returns the tag of flow id.
 func (t *FlowTags) Get(id event.FlowID) (FlowTag, bool) {
-	if len(t.m) == 0 {
+	if len(t.m) == 0 || !t.has(&id) {
 		return FlowTag{}, false
 	}
 	tag, ok := t.m[id]
@@ -74,20 +100,23 @@ func (t *FlowTags) Get(id event.FlowID) (FlowTag, bool) {
 // Take returns the tag of flow id and, when final (the flow's last
 // record), forgets it: Get and Drop in one lookup.
 func (t *FlowTags) Take(id event.FlowID, final bool) (FlowTag, bool) {
-	if len(t.m) == 0 {
+	if len(t.m) == 0 || !t.has(&id) {
 		return FlowTag{}, false
 	}
 	tag, ok := t.m[id]
 	if ok && final {
-		delete(t.m, id)
+		t.remove(id)
 	}
 	return tag, ok
 }
 
 // Drop forgets flow id (after its final record).
 func (t *FlowTags) Drop(id event.FlowID) {
-	if len(t.m) > 0 {
-		delete(t.m, id)
+	if len(t.m) == 0 || !t.has(&id) {
+		return
+	}
+	if _, ok := t.m[id]; ok {
+		t.remove(id)
 	}
 }
 
