@@ -16,7 +16,11 @@
 // memory (at most 16 MiB of them at a time), and Read takes them from there
 // instead of reading the file back (Stats.ReadMemory counts them); records
 // it did not hand over, or that a slow reader left behind, are read from the
-// file. The on-disk guarantees are the same either way.
+// file. The on-disk guarantees are the same either way. An entry's data
+// points into one of the spool's 1 MiB blocks, which is reused once every
+// entry taken from it has been passed to Release (an entry never released
+// is left to the garbage collector); at most 32 blocks are kept by handed-
+// over entries, past that the reader reads the file.
 //
 // # Bounds and drops
 //
