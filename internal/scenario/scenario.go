@@ -95,7 +95,11 @@ type Files struct {
 	Labels string   // labels.json
 }
 
-// labelJSON is a label as labels.json holds it.
+// labelJSON is a label as labels.json holds it: the rule, a name, the
+// actor (and peer) an alert must name, the span its evidence must start
+// in (an hour's slack either side), whether it is a near miss that no
+// alert may match, and for some attacks the time by which the first
+// alert must come.
 type labelJSON struct {
 	Rule     string    `json:"rule"`
 	Name     string    `json:"name"`
@@ -128,6 +132,19 @@ func (s *Scenario) Write(dir string) (Files, error) {
 	if err := s.attack.write(f.Attack); err != nil {
 		return f, err
 	}
+	b, err := json.MarshalIndent(s.labelsJSON(), "", "  ")
+	if err != nil {
+		return f, fmt.Errorf("write scenario: %w", err)
+	}
+	f.Labels = filepath.Join(dir, "labels.json")
+	if err := os.WriteFile(f.Labels, append(b, '\n'), 0o644); err != nil {
+		return f, fmt.Errorf("write scenario: %w", err)
+	}
+	return f, nil
+}
+
+// labelsJSON is the labels as labels.json holds them.
+func (s *Scenario) labelsJSON() []labelJSON {
 	ls := make([]labelJSON, len(s.Labels))
 	for i, l := range s.Labels {
 		ls[i] = labelJSON{Rule: l.Rule, Name: l.Name, Actor: l.Actor.String(), From: l.From, To: l.To, NearMiss: l.NearMiss}
@@ -138,15 +155,7 @@ func (s *Scenario) Write(dir string) (Files, error) {
 	for _, d := range s.Deadlines {
 		ls[d.Label].AlertBy = d.By
 	}
-	b, err := json.MarshalIndent(ls, "", "  ")
-	if err != nil {
-		return f, fmt.Errorf("write scenario: %w", err)
-	}
-	f.Labels = filepath.Join(dir, "labels.json")
-	if err := os.WriteFile(f.Labels, append(b, '\n'), 0o644); err != nil {
-		return f, fmt.Errorf("write scenario: %w", err)
-	}
-	return f, nil
+	return ls
 }
 
 // Packets returns the number of packets and captured bytes of the

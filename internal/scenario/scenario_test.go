@@ -58,7 +58,7 @@ func TestPacketScenarios(t *testing.T) {
 			c.Workstations, c.LearnDays = 20, 2 // a smaller hospital: the race detector is slow
 		}
 		s := Generate(c)
-		alerts, updates, firstAt := detect(t, s)
+		alerts, updates, firstAt, lines := detect(t, s)
 		alerts = knownIssues(t, s, alerts)
 		sc := &rulestest.Scenario{Labels: s.Labels}
 		recall, precision, near, unmatched := sc.Score(alerts)
@@ -72,6 +72,7 @@ func TestPacketScenarios(t *testing.T) {
 			t.Errorf("seed %d: alert matches no label: %s", seed, u)
 		}
 		checkFindings(t, s, alerts)
+		checkScoreAgrees(t, s, recall, precision, lines)
 		checkOneEpisode(t, s, alerts)
 		checkDeadlines(t, s, alerts, firstAt)
 		for id, n := range updates {
@@ -162,6 +163,36 @@ func checkFindings(t *testing.T, s *Scenario, alerts []event.Alert) {
 	}
 }
 
+// checkScoreAgrees checks that Score (what scenariogen -score prints),
+// reading the NDJSON alert records, agrees with rulestest's Score on the
+// replay's alerts. (The known-issue alerts dropped before rulestest's
+// Score are left out here too.)
+func checkScoreAgrees(t *testing.T, s *Scenario, recall, precision map[string]float64, lines []byte) {
+	t.Helper()
+	var kept []byte
+	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
+		if !bytes.Contains(l, []byte(`"night_dns_beacon"`)) {
+			kept = append(kept, l...)
+		}
+	}
+	scores, err := Score(bytes.NewReader(kept), s.labelsJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rule, r := range recall {
+		sc := scores[rule]
+		if sc == nil || sc.Labelled == 0 || float64(sc.Found)/float64(sc.Labelled) != r {
+			t.Errorf("seed %d: %s: Score's recall %+v, rulestest's %.2f", s.Config.Seed, rule, sc, r)
+		}
+	}
+	for rule, p := range precision {
+		sc := scores[rule]
+		if sc == nil || sc.Episodes == 0 || float64(sc.Matching)/float64(sc.Episodes) != p {
+			t.Errorf("seed %d: %s: Score's precision %+v, rulestest's %.2f", s.Config.Seed, rule, sc, p)
+		}
+	}
+}
+
 // checkOneEpisode checks that each labelled attack is one episode of its
 // rule, not several: one alert per episode, updated as it grows.
 func checkOneEpisode(t *testing.T, s *Scenario, alerts []event.Alert) {
@@ -247,7 +278,7 @@ func knownIssues(t *testing.T, s *Scenario, alerts []event.Alert) []event.Alert 
 // detect writes the scenario, learns on its normal days and replays its
 // attack day through the packet path; it returns the alerts (latest
 // update of each episode) and how many records each episode wrote.
-func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int, map[string]time.Time) {
+func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int, map[string]time.Time, []byte) {
 	t.Helper()
 	files, err := s.Write(t.TempDir())
 	if err != nil {
@@ -275,7 +306,7 @@ func detect(t *testing.T, s *Scenario) ([]event.Alert, map[string]int, map[strin
 	if out.err != nil {
 		t.Fatal(out.err)
 	}
-	return res.Stage.Alerts(), out.updates, out.first
+	return res.Stage.Alerts(), out.updates, out.first, out.alerts
 }
 
 // alertLines reads NDJSON and counts the records of each alert episode.
@@ -283,6 +314,7 @@ type alertLines struct {
 	rest    []byte
 	updates map[string]int
 	first   map[string]time.Time // @timestamp of each episode's first record
+	alerts  []byte               // the alert records
 	err     error
 }
 
@@ -302,6 +334,7 @@ func (w *alertLines) Write(p []byte) (int, error) {
 			if err := json.Unmarshal(line, &doc); err != nil && w.err == nil {
 				w.err = fmt.Errorf("alert is not JSON: %w: %s", err, line)
 			}
+			w.alerts = append(append(w.alerts, line...), '\n')
 			if w.updates[doc.Event.ID]++; w.updates[doc.Event.ID] == 1 {
 				w.first[doc.Event.ID] = doc.At
 			}
