@@ -181,30 +181,6 @@ func (s *Session) headerBlock(h *half, b []byte) (block, rest []byte, ok bool) {
 // endOfHeaders returns the offset after the empty line that ends a header
 // block ("\n\r\n" or "\n\n"), searching from 'from', or -1.
 func endOfHeaders(b []byte, from int) int {
-	// The first "\n\n" or "\n\r\n", whichever starts first: two
-	// vectorised searches instead of one search per line.
-	if from >= len(b) {
-		return -1
-	}
-	end := -1
-	if i := bytes.Index(b[from:], crlfEmpty); i >= 0 {
-		end = from + i + len(crlfEmpty)
-	}
-	lim := len(b)
-	if end >= 0 {
-		lim = end - 1 // a "\n\n" must start before the "\n\r\n" found
-	}
-	if i := bytes.Index(b[from:lim], lfEmpty); i >= 0 {
-		return from + i + len(lfEmpty)
-	}
-	return end
-}
-
-var crlfEmpty, lfEmpty = []byte("\n\r\n"), []byte("\n\n")
-
-// endOfHeadersByLine is endOfHeaders line by line, the reference it is
-// tested against.
-func endOfHeadersByLine(b []byte, from int) int {
 	for i := from; i < len(b); {
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {

@@ -1,9 +1,6 @@
 package http
 
-import (
-	"math/rand/v2"
-	"testing"
-)
+import "testing"
 
 // strs gives every destination its value's text, the last one when a
 // destination is added twice, empty values and values past the table's
@@ -47,23 +44,5 @@ func TestStrs(t *testing.T) {
 		t2.done()
 	}); n != 1 {
 		t.Errorf("%v allocations, want 1", n)
-	}
-}
-
-// endOfHeaders agrees with the line-by-line search on every start offset
-// of inputs mixing CRLF, bare LF and CR.
-func TestEndOfHeaders(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	alphabet := []byte("a:\r\n \n\r")
-	for n := range 20000 {
-		b := make([]byte, rng.IntN(24))
-		for i := range b {
-			b[i] = alphabet[rng.IntN(len(alphabet))]
-		}
-		for from := 0; from <= len(b)+1; from++ {
-			if got, want := endOfHeaders(b, from), endOfHeadersByLine(b, from); got != want {
-				t.Fatalf("case %d: endOfHeaders(%q, %d) = %d, want %d", n, b, from, got, want)
-			}
-		}
 	}
 }
