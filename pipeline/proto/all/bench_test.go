@@ -15,7 +15,8 @@ import (
 // BenchmarkMixed measures every parser together on the reassembled flows
 // of ../shared/pcaps/mixed (the captures bench/offline.sh times), as the
 // dispatcher runs them: Match in registry order, the session of the first
-// parser that takes the flow, every record encoded as NDJSON. It is the
+// parser that takes the flow (recycled after End), every record encoded as
+// NDJSON. It is the
 // protocol layer's share of the all-parsers replay without decode, flow
 // table and reassembly. Sub-benchmarks time each parser on the flows it
 // takes.
@@ -78,6 +79,9 @@ func BenchmarkMixed(b *testing.B) {
 					}
 				}
 				s.End(prototest.Epoch, event.EndShutdown)
+				if r, ok := s.(proto.Recycler); ok {
+					r.Recycle() // as the dispatcher does
+				}
 			}
 		}
 		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
