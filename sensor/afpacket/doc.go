@@ -8,7 +8,8 @@
 // Setup hook before bind (the eBPF flow counter attaches there, so no
 // packet is copied unfiltered), puts a VLAN tag the stack took off back
 // into the frame in place instead of copying it, delivers idle ticks, and
-// is woken by Close through an eventfd instead of a poll timeout.
+// waits for blocks in Go's network poller (a parked goroutine, not a thread
+// blocked in poll(2)), woken by Close at once.
 //
 // # Packets and time
 //

@@ -285,7 +285,7 @@ type Ring struct {
 	file    *os.File        // fd, registered with the runtime's poller; nil until set up
 	rc      syscall.RawConn // file's
 	closed  bool
-	waiting bool // the reader is in poll
+	waiting bool // the reader is waiting for a block
 	fdsOpen bool
 	mapped  bool
 	kernel  KernelStats
