@@ -85,5 +85,9 @@ func printSummary(w io.Writer, r *ReplayResult, s sensor.Stats, wk *worker.Worke
 	if !c.First.IsZero() {
 		fmt.Fprintf(w, "  packet time: %s .. %s\n", c.First.UTC().Format(time.RFC3339), c.Last.UTC().Format(time.RFC3339))
 	}
+	if c.MaxBackward >= time.Second {
+		fmt.Fprintf(w, "  packet time went back %s times, by up to %v: the capture is out of order (reordercap); flows and alerts may be wrong\n",
+			group(c.Backward), c.MaxBackward.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "  output: %s (%s records)\n", r.Output, group(r.Records))
 }

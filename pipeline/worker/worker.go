@@ -66,6 +66,13 @@ type Counters struct {
 	UnsupportedLink uint64 // packets of a link type we cannot decode
 	FileErrors      uint64 // inputs that failed (see sensor.FileError)
 	First, Last     time.Time
+	// Backward counts packets whose time is earlier than a packet read
+	// before them, and MaxBackward is the largest such step. Flows, their
+	// timeouts and the rules run on packet time and assume it moves
+	// forward: a capture written out of order (one conversation after
+	// another) is reported, and should be put in order (reordercap).
+	Backward    uint64
+	MaxBackward time.Duration
 }
 
 // DecodeErrors is the sum of per-packet decode errors.
@@ -195,6 +202,8 @@ func (w *Worker) packet(data []byte, at time.Time, wireLen, ifIndex int) {
 	}
 	if at.After(w.c.Last) {
 		w.c.Last = at
+	} else if back := w.c.Last.Sub(at); back > 0 {
+		w.backward(back)
 	}
 	ts := at.UnixNano()
 	err := w.dec.Decode(data, w.linkType(ifIndex), &w.pkt)
@@ -249,6 +258,32 @@ func (w *Worker) iface(i int) string {
 		return w.names[i]
 	}
 	return w.src.Interface(i)
+}
+
+// backwardReport is the step back in packet time that is reported (once
+// per run) rather than only counted: capture timestamps jitter by far
+// less, a capture written one conversation after another by far more.
+const backwardReport = time.Second
+
+// backward counts a packet earlier than the latest one and reports the
+// first large step back.
+func (w *Worker) backward(back time.Duration) {
+	w.c.Backward++
+	if back <= w.c.MaxBackward {
+		return
+	}
+	first := w.c.MaxBackward < backwardReport
+	w.c.MaxBackward = back
+	if !first || back < backwardReport {
+		return
+	}
+	err := fmt.Errorf("packet time goes back %v: the capture is not in time order, and flows, their timeouts and the rules assume it is; "+
+		"put it in order first (reordercap IN OUT); later steps back are only counted", back.Round(time.Millisecond))
+	if p, ok := w.src.(interface{ Position() (string, int) }); ok {
+		file, n := p.Position()
+		err = &sensor.FileError{File: file, Packet: max(n, 1), Err: err}
+	}
+	w.report(err)
 }
 
 // reportOnce tells the caller about the first decode error of each kind on
@@ -369,6 +404,7 @@ func (w *Worker) Summary(action string) *event.Metric {
 			{Name: "decode", Values: []event.MetricValue{
 				v("ip", c.IP), v("arp", c.ARP), v("other_l3", c.OtherL3), v("errors", c.DecodeErrors()),
 				v("truncated", c.Truncated), v("malformed", c.Malformed), v("unsupported_link", c.UnsupportedLink),
+				v("time_backward", c.Backward), v("time_backward_max_ms", uint64(c.MaxBackward/time.Millisecond)),
 			}},
 			{Name: "flow", Values: []event.MetricValue{
 				v("created", f.Created), v("records", f.Records), v("interim", f.Interim), v("evicted", f.Evicted),
