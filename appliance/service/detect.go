@@ -331,6 +331,9 @@ func widen(old, sp span) span {
 }
 
 func (s *Stage) tainted(o *baseline.Obs) bool {
+	if len(s.taint) == 0 && len(s.taintP) == 0 {
+		return false // nothing alerted: no lookups
+	}
 	in := func(sp span, ok bool) bool {
 		return ok && !o.Time.Before(sp.from) && !o.Time.After(sp.until)
 	}

@@ -388,3 +388,31 @@ func TestNameFunctionsAgainstPlainForms(t *testing.T) {
 		}
 	}
 }
+
+// TestIsInternalFastPath: the model's IPv4 mask table answers as its
+// prefixes do.
+func TestIsInternalFastPath(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 200 {
+		var internal []netip.Prefix
+		for range 1 + r.IntN(4) {
+			a := netip.AddrFrom4([4]byte{byte(9 + r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256)), 0})
+			internal = append(internal, netip.PrefixFrom(a, r.IntN(33)).Masked())
+		}
+		internal = append(internal, netip.MustParsePrefix("fd00::/8"))
+		m := New(DefaultConfig(), nil, internal)
+		for range 200 {
+			a := netip.AddrFrom4([4]byte{byte(9 + r.IntN(4)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+			if r.IntN(3) == 0 {
+				a = netip.AddrFrom16(a.As16())
+			}
+			want := false
+			for _, p := range internal {
+				want = want || p.Contains(a.Unmap())
+			}
+			if got := m.isInternal(a); got != want {
+				t.Fatalf("internal %v: isInternal(%v) = %v, want %v", internal, a, got, want)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"strings"
@@ -164,10 +165,11 @@ type Overflow struct {
 
 // Model is the learned baseline. See the package documentation.
 type Model struct {
-	cfg      Config
-	loc      *time.Location
-	tz       string
-	internal []netip.Prefix
+	cfg       Config
+	loc       *time.Location
+	tz        string
+	internal  []netip.Prefix
+	internal4 []net4 // internal's IPv4 prefixes
 
 	// From and To are the packet times of the first and last observation
 	// learned.
@@ -210,11 +212,27 @@ func New(cfg Config, loc *time.Location, internal []netip.Prefix) *Model {
 		internal = defaultInternal
 	}
 	return &Model{
-		cfg: cfg.withDefaults(), loc: loc, tz: loc.String(), internal: internal,
+		cfg: cfg.withDefaults(), loc: loc, tz: loc.String(), internal: internal, internal4: ipv4Nets(internal),
 		hosts: map[netip.Addr]*Host{}, edges: map[edgeKey]*edge{}, peers: map[PeerKey]*Peer{},
 		names: map[NameKey]*Use{}, regs: map[NameKey]struct{}{}, ae: map[AEPair]*Link{}, hl7: map[HL7Link]*Link{},
 		clientPort: map[clientPortKey]uint32{}, resolved: map[netip.Addr]string{},
 	}
+}
+
+// net4 is an IPv4 prefix as a masked address and its mask (isInternal's
+// fast form of the IPv4 prefixes).
+type net4 struct{ base, mask uint32 }
+
+func ipv4Nets(ps []netip.Prefix) []net4 {
+	var out []net4
+	for _, p := range ps {
+		if p.IsValid() && p.Addr().Is4() {
+			mask := ^uint32(0) << (32 - p.Bits()) // 0 for /0
+			a := p.Addr().As4()
+			out = append(out, net4{binary.BigEndian.Uint32(a[:]) & mask, mask})
+		}
+	}
+	return out
 }
 
 var defaultInternal = []netip.Prefix{
@@ -243,6 +261,16 @@ func (m *Model) HourOfWeek(t time.Time) int {
 
 func (m *Model) isInternal(a netip.Addr) bool {
 	a = a.Unmap()
+	if a.Is4() { // in no IPv6 prefix
+		b := a.As4()
+		x := binary.BigEndian.Uint32(b[:])
+		for _, n := range m.internal4 {
+			if x&n.mask == n.base {
+				return true
+			}
+		}
+		return false
+	}
 	for _, p := range m.internal {
 		if p.Contains(a) {
 			return true

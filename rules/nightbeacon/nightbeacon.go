@@ -93,6 +93,11 @@ type series struct {
 	// pass the single-period test, which it failed when last scored (see
 	// Score.Cluster); until then a beat is not scored.
 	slack int
+	// The first beats live in the series itself: one allocation and a few
+	// cache lines for a pair that beats a few times only, as most do.
+	timesBuf [4]time.Time
+	sizesBuf [4]uint64
+	flowsBuf [2]event.FlowID
 }
 
 // New returns the rule's detector. base may be nil (no baseline).
@@ -265,6 +270,7 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 			d.evict()
 		}
 		s = &series{}
+		s.times, s.sizes, s.flows = s.timesBuf[:0], s.sizesBuf[:0], s.flowsBuf[:0]
 		d.series[k] = s
 		if d.oldest.IsZero() || at.Before(d.oldest) {
 			d.oldest = at
