@@ -26,7 +26,10 @@
 // passes that), a
 // period between MinPeriod and MaxPeriod, and a score of MinScore with a
 // size score of at least 0.5; a beacon of uneven sizes needs twice the
-// beats and a timing score of MinScore. Unlike
+// beats and a timing score of MinScore. A series that failed the
+// single-period test is not scored again until enough new intervals have
+// come for it to pass (no period counts more of its intervals than
+// Score.Cluster), so a busy irregular pair costs little. Unlike
 // RITA it needs no 24 hours of data and does not penalise a beacon for
 // sleeping by day.
 //
