@@ -12,6 +12,13 @@ import (
 // zero field means the default given in its comment. The defaults are
 // sized for a 1 Gbit/s mirror port: 64 MiB of ring per worker holds half a
 // second of line rate even if one worker got all of it.
+//
+// The kernel hands a block over when it is full or BlockTimeout after its
+// first packet, so when traffic is light a ring holds only BlockCount ×
+// BlockTimeout of it, however large its blocks: a worker that stalls
+// longer (a busy machine, a slow output) loses packets at any rate. Many
+// small blocks and a timeout of tens of milliseconds keep that margin at
+// seconds: 256 × 50ms = 12.8s with the defaults (64 × 10ms was 0.64s).
 type Config struct {
 	// Interface is the capture interface, e.g. "enp3s0f1". Required.
 	Interface string `yaml:"interface"`
@@ -20,10 +27,10 @@ type Config struct {
 	Workers int `yaml:"workers"`
 	// BlockSize is the size of one ring block: a multiple of the page size.
 	// The kernel fills a block with packets and hands it over when it is
-	// full or BlockTimeout has passed. Defaults to 1 MiB.
+	// full or BlockTimeout has passed. Defaults to 256 KiB.
 	BlockSize int `yaml:"block_size"`
 	// BlockCount is the number of blocks in each worker's ring. Defaults to
-	// 64 (64 MiB per worker with the default block size).
+	// 256 (64 MiB per worker with the default block size).
 	BlockCount int `yaml:"block_count"`
 	// FrameSize is the most bytes of one packet copied to user space;
 	// longer packets are truncated (their length on the wire is still
@@ -34,7 +41,7 @@ type Config struct {
 	FrameSize int `yaml:"frame_size"`
 	// BlockTimeout is how long the kernel waits before handing over a block
 	// that is not full: the most a packet waits in the kernel when traffic
-	// is light. Defaults to 10ms.
+	// is light. Defaults to 50ms.
 	BlockTimeout time.Duration `yaml:"block_timeout"`
 	// NoDefrag turns off the fanout's IPv4 defragmentation. With it on (the
 	// default), the kernel reassembles IPv4 fragments before choosing a
@@ -60,10 +67,10 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Workers:       runtime.NumCPU(),
-		BlockSize:     1 << 20,
-		BlockCount:    64,
+		BlockSize:     256 << 10,
+		BlockCount:    256,
 		FrameSize:     1 << 16,
-		BlockTimeout:  10 * time.Millisecond,
+		BlockTimeout:  50 * time.Millisecond,
 		IdleTick:      time.Second,
 		StatsInterval: time.Second,
 	}

@@ -13,8 +13,8 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Interface: "eth1", Workers: runtime.NumCPU(), BlockSize: 1 << 20, BlockCount: 64, FrameSize: 65536,
-		BlockTimeout: 10 * time.Millisecond, IdleTick: time.Second, StatsInterval: time.Second}
+	want := Config{Interface: "eth1", Workers: runtime.NumCPU(), BlockSize: 256 << 10, BlockCount: 256, FrameSize: 65536,
+		BlockTimeout: 50 * time.Millisecond, IdleTick: time.Second, StatsInterval: time.Second}
 	if d != want {
 		t.Fatalf("defaults\n got %+v\nwant %+v", d, want)
 	}
