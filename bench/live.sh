@@ -107,9 +107,15 @@ send() {
   read -r _ SENT _ _ _ _ _ PPS _ < <(inns "$out/livesend" -i snd0 -r "$rate" -d "${secs}s" "$@" | tail -1)
 }
 
+# cputicks PID: user + system CPU time of a process, in clock ticks.
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 # run TOOL RATE FILES...: starts the tool on cap0, sends, stops it; sets
-# RECV (packets the tool accounted for), DROPS and CUT (mamori: packets the
-# kernel cut off).
+# RECV (packets the tool accounted for), DROPS, CUT (mamori: packets the
+# kernel cut off), LOST (mamori: packets its pcap store did not keep) and
+# CPU (the tool's own CPU time per packet sent, in µs, while sending: the
+# figure that decides how far it goes on a busy machine; the kernel's
+# receive work is not in it, it runs in the sender).
 run() {
   local tool=$1 rate=$2; shift 2
   rm -rf "$tmp/data" "$tmp/ns.pcap"
@@ -130,8 +136,12 @@ run() {
     mamori*) for ((w = 0; w < 150; w++)); do grep -q 'msg=capturing' "$tmp/err" && break; sleep 0.1; done; sleep 0.3 ;;
     *) sleep 1 ;;
   esac
+  local t0 t1
+  t0=$(cputicks "$pid")
   send "$rate" "$@"
   sleep 0.5
+  t1=$(cputicks "$pid")
+  CPU=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$SENT" 'BEGIN { if (n > 0) printf "%.2f", t / hz * 1e6 / n; else print "-" }')
   kill -INT "$pid"
   # A tool that does not stop within 30 s is killed and fails the rate.
   for ((w = 0; w < 300; w++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -166,7 +176,7 @@ run() {
 }
 
 # try TOOL MIX RATE FILES...: one run, one line; sets OK and updates best.
-declare -A best maxpps cutshare
+declare -A best maxpps cutshare cpu
 try() {
   local tool=$1 mix=$2 rate=$3; shift 3
   run "$tool" "$rate" "$@"
@@ -181,8 +191,10 @@ try() {
     note+="(sender short)"
   fi
   ((SENT > 0)) && [ "$CUT" != 0 ] && cutshare[$mix/$tool]=$((CUT * 100 / SENT))
-  printf "  %-5s %-16s target %7s pps  sent %8s at %7s pps  seen %8s  drops %8s  %-3s %s\n" \
-    "$mix" "$tool" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "$SENT" "$PPS" "$RECV" "$DROPS" "$OK" "$note"
+  printf "  %-5s %-16s target %7s pps  sent %8s at %7s pps  seen %8s  drops %8s  cpu %5s µs/pkt  %-3s %s\n" \
+    "$mix" "$tool" "$([ "$rate" = 0 ] && echo max || echo "$rate")" "$SENT" "$PPS" "$RECV" "$DROPS" "$CPU" "$OK" "$note"
+  # The tool's CPU per packet at the highest rate it passed.
+  [ $OK = yes ] && ((PPS >= best[$mix/$tool])) && cpu[$mix/$tool]=$CPU
   ((PPS > best[$mix/$tool])) && [ $OK = yes ] && best[$mix/$tool]=$PPS
   # Passing at the sender's maximum: whatever the best rate, the tool was
   # never the limit.
@@ -228,11 +240,12 @@ for mix in "${mixes[@]}"; do
 done
 echo
 echo "$(date -u +%FT%TZ) load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "highest zero-drop rate achieved (packets/s; ≥: passed at the sender's maximum, so the sender, not the tool, was the limit):"
+echo "highest zero-drop rate achieved (packets/s; ≥: passed at the sender's maximum, so the sender, not the tool, was the limit;"
+echo "cpu: the tool's own CPU per packet at that rate, the steadier figure when the machine is busy):"
 for k in "${!best[@]}"; do
   [[ $k == *:bound ]] && continue
-  printf "  %-22s %s%9s   sender at max: %9s (alone %s)%s\n" "$k" "$([ -n "${best[$k:bound]:-}" ] && echo "≥" || echo " ")" "${best[$k]}" \
-    "${maxpps[$k]:--}" "${alone[${k%%/*}]}" "$([ -n "${cutshare[$k]:-}" ] && echo ", ${cutshare[$k]}% of packets cut off by the kernel")"
+  printf "  %-22s %s%9s   cpu %5s µs/pkt   sender at max: %9s (alone %s)%s\n" "$k" "$([ -n "${best[$k:bound]:-}" ] && echo "≥" || echo " ")" "${best[$k]}" \
+    "${cpu[$k]:--}" "${maxpps[$k]:--}" "${alone[${k%%/*}]}" "$([ -n "${cutshare[$k]:-}" ] && echo ", ${cutshare[$k]}% of packets cut off by the kernel")"
 done | sort
 ratio() {
   [ -n "${best[$1]:-}" ] && [ -n "${best[$2]:-}" ] || return 0
