@@ -682,9 +682,11 @@ const liveGCPercent = 400
 // shared by every worker and copies the packet under it; a worker that
 // waits for it (the other worker copying, the store's writer flushing, a
 // first touch of the store's buffers) lets its ring fill up. So each
-// worker copies its packets into chunks of its own, without locks, and one
-// goroutine appends them to the store. When no chunk is free (the store
-// cannot keep up) packets are not stored and are counted, never waited for.
+// worker copies its packets into chunks of its own, without locks, and a
+// goroutine of its own appends them to the store (the copies run in
+// parallel, as before; only these goroutines wait for the store's lock).
+// When no chunk is free (the store cannot keep up) packets are not stored
+// and are counted, never waited for.
 const (
 	storeChunkBytes = 256 << 10 // one chunk's packet bytes
 	storeChunkMax   = 64        // chunks in all (lazily allocated: at most 16 MiB)
@@ -706,32 +708,33 @@ type storeChunk struct {
 	recs []storeRec
 }
 
-// storeQueue carries chunks from the workers to the appending goroutine.
+// storeQueue carries chunks from the workers to their appending goroutines.
 // With capture.idle_tick off, a quiet worker's last packets reach the
 // store only with its next packets or at the end of the run.
 type storeQueue struct {
-	full    chan *storeChunk
-	sources []*storeSource
-	mu      sync.Mutex
-	free    []*storeChunk // a stack: the chunk used last is reused first, still in cache
-	made    int
-	dropped atomic.Uint64
-	done    chan struct{}
+	appendFn func([]byte, gopacket.CaptureInfo, layers.LinkType)
+	sources  []*storeSource
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	free     []*storeChunk // a stack: the chunk used last is reused first, still in cache
+	made     int
+	dropped  atomic.Uint64
 }
 
 func newStoreQueue(appendFn func([]byte, gopacket.CaptureInfo, layers.LinkType)) *storeQueue {
-	q := &storeQueue{full: make(chan *storeChunk, storeChunkMax), done: make(chan struct{})}
-	go func() {
-		defer close(q.done)
-		for c := range q.full {
-			for _, r := range c.recs {
-				appendFn(c.buf[r.off:r.off+r.n:r.off+r.n],
-					gopacket.CaptureInfo{Timestamp: time.Unix(0, r.ts), CaptureLength: int(r.n), Length: int(r.wire)}, r.link)
-			}
-			q.put(c)
+	return &storeQueue{appendFn: appendFn}
+}
+
+// feed appends the chunks of one worker to the store, in order.
+func (q *storeQueue) feed(full <-chan *storeChunk) {
+	defer q.wg.Done()
+	for c := range full {
+		for _, r := range c.recs {
+			q.appendFn(c.buf[r.off:r.off+r.n:r.off+r.n],
+				gopacket.CaptureInfo{Timestamp: time.Unix(0, r.ts), CaptureLength: int(r.n), Length: int(r.wire)}, r.link)
 		}
-	}()
-	return q
+		q.put(c)
+	}
 }
 
 // get returns a free chunk, or nil when all are in use.
@@ -773,23 +776,26 @@ func (q *storeQueue) close() uint64 {
 	}
 	for _, s := range q.sources {
 		s.handOver() // a worker that stopped on an error did not
+		close(s.full)
 	}
-	close(q.full)
-	<-q.done
+	q.wg.Wait()
 	return q.dropped.Load()
 }
 
 // source wraps a worker's ring: every packet it returns is also copied
 // into the worker's chunk for the store.
 func (q *storeQueue) source(r sensor.Source) sensor.Source {
-	s := &storeSource{Source: r, q: q, link: r.LinkType(0)}
+	s := &storeSource{Source: r, q: q, link: r.LinkType(0), full: make(chan *storeChunk, storeChunkMax)}
 	q.sources = append(q.sources, s)
+	q.wg.Add(1)
+	go q.feed(s.full)
 	return s
 }
 
 type storeSource struct {
 	sensor.Source
 	q     *storeQueue
+	full  chan *storeChunk // to this worker's appending goroutine
 	link  layers.LinkType
 	cur   *storeChunk
 	first int64 // packet time of cur's first packet
@@ -837,7 +843,7 @@ func (s *storeSource) handOver() {
 	if len(s.cur.recs) == 0 {
 		s.q.put(s.cur)
 	} else {
-		s.q.full <- s.cur
+		s.full <- s.cur
 	}
 	s.cur = nil
 }
