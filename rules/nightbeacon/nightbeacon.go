@@ -50,16 +50,19 @@ type Detector struct {
 	series map[key]*series
 	tags   *rules.FlowTags // server names by flow
 	names  map[netip.Addr]string
-	eps    *rules.Episodes[key]
-	now    time.Time
-	sweep  time.Time // next sweep of expired state (once a minute)
+	eps    *rules.Episodes[key] // by episodeKey
+	// raisedBy is the series that last raised each open episode, for the
+	// episode's final update (one entry per episode; dropped with it).
+	raisedBy map[key]key
+	now      time.Time
+	sweep    time.Time // next sweep of expired state (once a minute)
 	// oldest is at most the last beat of every series (a series' last
 	// only grows): a sweep can find nothing to drop before
 	// oldest+4·MaxPeriod, and then skips the walk over every series.
 	oldest time.Time
 
 	dropped uint64
-	skipped uint64 // beats not scored (see series.slack)
+	skipped uint64 // beats not scored (see series.slack, and beats of an alerted series)
 
 	nightSet    bool // isNight's memory: the minute and its answer
 	nightMinute int64
@@ -93,6 +96,14 @@ type series struct {
 	// pass the single-period test, which it failed when last scored (see
 	// Score.Cluster); until then a beat is not scored.
 	slack int
+	// open: the series raised, or joined, an episode that may still be
+	// open; each beat keeps it open (whether scored or not).
+	open bool
+	// link (with linked) is, for a series of DNS questions, the series of
+	// connections from the same host to the same domain that last beat:
+	// the lookups are that beacon's, and its alert names the address.
+	link   key
+	linked bool
 	// The first beats live in the series itself: one allocation and a few
 	// cache lines for a pair that beats a few times only, as most do.
 	timesBuf [4]time.Time
@@ -109,9 +120,11 @@ func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
 		return nil, fmt.Errorf("%s: %w", Meta.ID, err)
 	}
 	cfg = cfg.withDefaults()
+	// An episode stays open as long as its series may go on (a gap of up
+	// to 4·MaxPeriod: missed beats), and at least two hours.
 	d := &Detector{cfg: cfg, site: site, base: base, series: map[key]*series{},
 		tags: rules.NewFlowTags(8192), names: map[netip.Addr]string{},
-		eps: rules.NewEpisodes[key](2*time.Hour, cfg.MaxPairs)}
+		eps: rules.NewEpisodes[key](max(2*time.Hour, 4*cfg.MaxPeriod), cfg.MaxPairs), raisedBy: map[key]key{}}
 	start, end := d.site.NightHours()
 	for h := range baseline.HoursPerWeek {
 		m := (h % 24) * 60
@@ -282,6 +295,13 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	if dst.IsValid() {
 		s.dst = dst
 	}
+	if k.domain != "" && !k.dns {
+		// Connections to a named peer: the host's lookups of that domain,
+		// if it makes a series of them, are this beacon's.
+		if ds := d.series[key{src: k.src, domain: k.domain, port: 53, proto: 17, dns: true}]; ds != nil {
+			ds.link, ds.linked = k, true
+		}
+	}
 	// Flow records come when flows end, not quite in start order: a beat
 	// is put in its place, or merged with a neighbour less than mergeGap
 	// away.
@@ -321,6 +341,23 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	if !cid.IsZero() {
 		s.cids = rules.Sample(s.cids, cid, 16)
 	}
+	if s.open {
+		// Every beat of an alerted series keeps its episode open, scored
+		// or not: one long beacon is one alert.
+		if ep := d.eps.Get(d.episodeKey(k)); ep != nil {
+			ep.Touch(at)
+			ep.Pending = max(ep.Pending, s.total)
+			// Until its count doubles (or its severity may rise), the
+			// alert is not raised again, whatever the score: not worth
+			// scoring.
+			if !ep.Due(s.total, Meta.Severity+1) && !d.scoreAll {
+				d.skipped++
+				return
+			}
+		} else {
+			s.open = false
+		}
+	}
 	if s.slack > 0 && !d.scoreAll {
 		d.skipped++
 		return // cannot pass the single-period test yet: not worth scoring
@@ -340,32 +377,83 @@ func (d *Detector) evict() {
 	d.dropped++
 }
 
+// needSingle is a necessary count of single intervals (of one period)
+// for a series of n intervals to pass the single-period test, one that
+// never falls as n grows (the skipping of beats relies on that). The test
+// (2·Single + Multiple ≥ 2·(n − max(1, n/5)), Single + Multiple ≤ n)
+// needs Single ≥ n − 2·max(1, n/5), which falls by one at each multiple
+// of five: the next multiple of five bounds it for every longer series.
+func needSingle(n int) int {
+	f := func(n int) int { return n - 2*max(1, n/5) }
+	return min(f(n), f((n+4)/5*5))
+}
+
+// episodeKey is the episode a series' alert belongs to: a peer known by
+// its domain is one episode per (host, domain), whether the beats are
+// connections (on any port) or DNS questions; a bare address is one per
+// series.
+func (d *Detector) episodeKey(k key) key {
+	if k.domain == "" {
+		return k
+	}
+	return key{src: k.src, domain: k.domain}
+}
+
 func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	n := len(s.times)
 	if n < d.cfg.MinBeats {
 		return
 	}
-	sc := score(s.times, s.sizes, d.cfg.MaxJitter)
-	need := sc.Intervals - max(1, sc.Intervals/5)
-	if sc.Single < need {
+	var w scorer
+	sc := w.period(s.times, d.cfg.MaxJitter)
+	if sc.Intervals == 0 {
+		return
+	}
+	// The single-period test: all but one in five intervals of a single
+	// period, where an interval spanning one or two missed beats (k = 2
+	// or 3) counts half. At five intervals: five or four single, or three
+	// single and two spanning missed beats. Half, because random traffic
+	// fits a period with holes in it more easily than one without.
+	needReg := sc.Intervals - max(1, sc.Intervals/5)
+	if need := needSingle(sc.Intervals); sc.Single < need {
 		// Each interval that comes adds at most one to the best cluster
 		// of single intervals, and need never falls while the series
 		// lasts: until need-Cluster more have come, Single stays short.
 		s.slack = need - sc.Cluster
 		return
 	}
+	if 2*sc.Single+sc.Multiple < 2*needReg {
+		return
+	}
 	if sc.Period < d.cfg.MinPeriod || sc.Period > d.cfg.MaxPeriod {
 		return
 	}
+	w.rest(&sc, s.sizes, d.cfg.MaxJitter)
 	// Even sizes and even timing alert at MinBeats; uneven sizes need twice
-	// the beats with the timing alone.
+	// the beats with the timing alone. A series that passed with missed
+	// beats needs evener sizes (a size score of 0.75: the sizes' MAD
+	// within 12.5% of their median): random traffic fits a period with
+	// holes in it more easily than one without.
 	switch {
-	case sc.Size >= 0.5 && sc.Total >= d.cfg.MinScore:
+	case sc.Size >= 0.5 && (sc.Multiple == 0 || sc.Size >= 0.75) && sc.Total >= d.cfg.MinScore:
 	case n >= 2*d.cfg.MinBeats && sc.Timing >= d.cfg.MinScore:
 	default:
 		return
 	}
 	first, last := s.times[0], s.times[n-1]
+	ek := d.episodeKey(k)
+	// A series of DNS questions whose host also connected to the domain
+	// during it is that connection beacon's: its alert names the address
+	// it connected to (and shares the connections' episode).
+	dst, port, name, dnsOnly := s.dst, k.port, s.name, k.dns
+	if k.dns && s.linked {
+		if c := d.series[s.link]; c != nil && !c.last.Before(first) {
+			dst, port, dnsOnly = c.dst, s.link.port, false
+			if c.name != "" {
+				name = c.name
+			}
+		}
+	}
 	peer := k.dst.String()
 	if k.domain != "" {
 		peer = k.domain
@@ -374,11 +462,12 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	if sc.Total >= 0.85 && n >= 2*d.cfg.MinBeats {
 		sev++
 	}
-	ep := d.eps.Get(k)
+	ep := d.eps.Get(ek)
 	if ep == nil {
-		keyStr := "beacon/" + k.src.String() + ">" + peer + ":" + strconv.Itoa(int(k.port))
-		ep, _ = d.eps.Open(k, Meta.NewAlert(keyStr, first, last, sev))
+		keyStr := "beacon/" + k.src.String() + ">" + peer + ":" + strconv.Itoa(int(port))
+		ep, _ = d.eps.Open(ek, Meta.NewAlert(keyStr, first, last, sev))
 	}
+	s.open = true
 	ep.Touch(last)
 	first = ep.Alert.First // the series may have slid past its first beats
 	ep.Pending = max(ep.Pending, s.total)
@@ -388,53 +477,64 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	a := ep.Alert
 	rules.SetSeverity(&a, max(sev, ep.Severity))
 	a.Action = "night_beacon"
+	a.Threat = rules.Threat(Meta.Technique, Meta.Tactic)
 	a.Source = event.AlertEndpoint{IP: k.src}
-	if k.dns {
+	if dnsOnly {
 		a.Action = "night_dns_beacon"
 		a.Destination = event.AlertEndpoint{Domain: k.domain, Port: 53}
 		a.Threat = rules.Threat([]string{"T1071.004"}, Meta.Tactic)
 		a.Related = []netip.Addr{k.src}
 	} else {
-		a.Destination = event.AlertEndpoint{IP: s.dst, Port: k.port, Domain: s.name}
-		a.Related = []netip.Addr{k.src, s.dst}
+		a.Destination = event.AlertEndpoint{IP: dst, Port: port, Domain: name}
+		a.Related = []netip.Addr{k.src, dst}
 	}
-	if s.name != "" {
-		a.RelatedHosts = []string{s.name}
+	if name != "" {
+		a.RelatedHosts = []string{name}
 	}
 	a.Transport = k.proto
+	if k.dns && !dnsOnly {
+		a.Transport = s.link.proto
+	}
 	a.Direction = "outbound"
-	if d.site.IsInternal(s.dst) {
+	if d.site.IsInternal(dst) {
 		a.Direction = "internal"
 	}
-	a.Evidence = event.AlertEvidence{
-		Count: s.total, FlowIDs: s.flows, CommunityIDs: s.cids, Ports: []uint16{k.port},
-		Facts: []event.Fact{
-			{Name: "period", Value: sc.Period.Round(10 * time.Millisecond).String()},
-			{Name: "score", Value: strconv.FormatFloat(sc.Total, 'f', 2, 64)},
-			{Name: "regular_intervals", Value: strconv.FormatFloat(sc.Regular, 'f', 2, 64)},
-			{Name: "jitter", Value: strconv.FormatFloat(sc.Dispersion, 'f', 3, 64)},
-			{Name: "bowley_skew", Value: strconv.FormatFloat(sc.Skew, 'f', 2, 64)},
-			{Name: "size_score", Value: strconv.FormatFloat(sc.Size, 'f', 2, 64)},
-		},
+	ports := []uint16{port}
+	if port != k.port {
+		ports = append(ports, k.port) // the connections' port, and DNS's
 	}
+	facts := []event.Fact{
+		{Name: "period", Value: sc.Period.Round(10 * time.Millisecond).String()},
+		{Name: "score", Value: strconv.FormatFloat(sc.Total, 'f', 2, 64)},
+		{Name: "regular_intervals", Value: strconv.FormatFloat(sc.Regular, 'f', 2, 64)},
+		{Name: "jitter", Value: strconv.FormatFloat(sc.Dispersion, 'f', 3, 64)},
+		{Name: "bowley_skew", Value: strconv.FormatFloat(sc.Skew, 'f', 2, 64)},
+		{Name: "size_score", Value: strconv.FormatFloat(sc.Size, 'f', 2, 64)},
+	}
+	if k.dns && !dnsOnly {
+		facts = append(facts, event.Fact{Name: "beats", Value: "dns_lookups"})
+	}
+	a.Evidence = event.AlertEvidence{Count: s.total, FlowIDs: s.flows, CommunityIDs: s.cids, Ports: ports, Facts: facts}
 	switch {
-	case k.dns:
+	case k.dns && dnsOnly:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port 53", From: first, To: last}
+	case k.dns:
+		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and (port 53 or host " + dst.String() + ")", From: first, To: last}
 	case k.domain != "":
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
 	default:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and host " + k.dst.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
 	}
-	peerText := peer + ":" + strconv.Itoa(int(k.port))
+	peerText := peer + ":" + strconv.Itoa(int(port))
 	switch {
-	case k.domain != "" && !k.dns && s.dst.IsValid():
-		peerText = s.name + ":" + strconv.Itoa(int(k.port)) + " (" + s.dst.String() + ")"
-	case s.name != "" && k.domain == "":
-		peerText += " (" + s.name + ")"
+	case k.domain != "" && !dnsOnly && dst.IsValid():
+		peerText = name + ":" + strconv.Itoa(int(port)) + " (" + dst.String() + ")"
+	case name != "" && k.domain == "":
+		peerText += " (" + name + ")"
 	}
 	block := peer
-	if k.domain != "" && !k.dns && s.dst.IsValid() {
-		block = k.domain + " / " + s.dst.String()
+	if k.domain != "" && !dnsOnly && dst.IsValid() {
+		block = k.domain + " / " + dst.String()
 	}
 	loc := d.site.Location()
 	period := rules.Span(sc.Period)
@@ -450,6 +550,7 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 		"from", first.In(loc).Format("15:04"), "to", last.In(loc).Format("15:04"), "src", k.src.String(), "peer", block)
 	ep.Alert = a
 	ep.Raise(raise, s.total)
+	d.raisedBy[ek] = k
 }
 
 // Tick implements rules.Detector.
@@ -457,11 +558,19 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 	if now.After(d.now) {
 		d.now = now
 	}
-	d.eps.Expire(d.now, func(k key, ep *rules.Episode) {
-		if s := d.series[k]; s != nil {
+	d.eps.Expire(d.now, func(ek key, ep *rules.Episode) {
+		k, ok := d.raisedBy[ek]
+		if s := d.series[k]; ok && s != nil {
 			d.check(k, s, raise, true)
 		}
 	})
+	if len(d.raisedBy) > d.eps.Len() {
+		for ek := range d.raisedBy {
+			if d.eps.Get(ek) == nil {
+				delete(d.raisedBy, ek)
+			}
+		}
+	}
 	if d.now.Before(d.sweep) {
 		return
 	}
@@ -471,7 +580,7 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 	}
 	d.oldest = time.Time{}
 	for k, s := range d.series {
-		if d.now.Sub(s.last) > 4*d.cfg.MaxPeriod && d.eps.Get(k) == nil {
+		if d.now.Sub(s.last) > 4*d.cfg.MaxPeriod && (!s.open || d.eps.Get(d.episodeKey(k)) == nil) {
 			delete(d.series, k)
 		} else if d.oldest.IsZero() || s.last.Before(d.oldest) {
 			d.oldest = s.last

@@ -83,6 +83,10 @@ func TestRecallAndTimeToAlert(t *testing.T) {
 		{"5m 20% jitter 10% missed", 5 * time.Minute, 0.2, 0.1},
 		{"2.2s (slips capture)", 2200 * time.Millisecond, 0.1, 0},
 		{"30m 15% jitter", 30 * time.Minute, 0.15, 0},
+		{"5m 20% jitter 20% missed", 5 * time.Minute, 0.2, 0.2},
+		// An hourly beacon measures over an hour half the time: the
+		// default maximum period has headroom.
+		{"hourly 20% jitter", time.Hour, 0.2, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runs := 100
@@ -115,6 +119,60 @@ func TestRecallAndTimeToAlert(t *testing.T) {
 			}
 			if late > 0 {
 				t.Errorf("%d of %d alerts later than 6 periods (plus missed beats)", late, hits)
+			}
+		})
+	}
+}
+
+// slots crafts a beacon of n slots every period from start, with the
+// slots in missed left out, each interval jittered by ±jitter·period.
+func slots(r *rand.Rand, start time.Time, period time.Duration, n int, jitter float64, missed ...int) []event.Record {
+	var recs []event.Record
+	at := start
+	for i := range n {
+		if !slices.Contains(missed, i) {
+			recs = append(recs, rulestest.Flow("10.10.3.21", "198.51.100.7", 443, at, rulestest.Dur(300*time.Millisecond), rulestest.Bytes(900, 2100)))
+		}
+		at = at.Add(time.Duration(float64(period) * (1 + jitter*(2*r.Float64()-1))))
+	}
+	return recs
+}
+
+// TestMissedBeats: an interval that spans a missed beat counts as two
+// periods, not as an outlier, so that a beacon with missed beats alerts
+// by its 6th beat, even in a night that holds few of them; more missed
+// beats than that need more beats. Every run (20 jitter draws) must
+// alert by the beat wanted.
+func TestMissedBeats(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		start   time.Time
+		period  time.Duration
+		slots   int
+		jitter  float64
+		missed  []int
+		alertBy int // the beat (1-based) the first alert comes with; 0: none
+	}{
+		// 23:00–05:00 holds 8 slots of 46 minutes; two are missed: 6 beats.
+		{"46m, 2 of 8 missed, short night", midnight.Add(-time.Hour), 46 * time.Minute, 8, 0.05, []int{2, 5}, 6},
+		{"5m, 2 missed early", nightTime, 5 * time.Minute, 20, 0.15, []int{1, 3}, 6},
+		{"5m, 1 missed", nightTime, 5 * time.Minute, 20, 0.2, []int{4}, 6},
+		// Two in a row: one irregular interval, which one in five may be.
+		{"90s, 2 missed in a row", nightTime, 90 * time.Second, 20, 0.1, []int{3, 4}, 6},
+		{"5m, 3 missed early", nightTime, 5 * time.Minute, 30, 0.1, []int{1, 3, 5}, 11},
+		{"20m, every other beat missed (a 40m beacon)", nightTime.Add(-3 * time.Hour), 20 * time.Minute, 20, 0.05, []int{1, 3, 5, 7, 9, 11, 13, 15, 17, 19}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range 20 {
+				recs := slots(rand.New(rand.NewPCG(uint64(seed), 13)), tc.start, tc.period, tc.slots, tc.jitter, tc.missed...)
+				alerts := rulestest.Run(newDet(t, Config{}, nil), recs, 0)
+				if len(alerts) == 0 {
+					t.Fatalf("seed %d: no alert", seed)
+				}
+				if want := recs[tc.alertBy-1].(*event.Flow).Start; !alerts[0].At.Equal(want) {
+					t.Fatalf("seed %d: first alert at %s, want %s (beat %d): %v", seed, alerts[0].At.In(jst).Format(time.TimeOnly),
+						want.In(jst).Format(time.TimeOnly), tc.alertBy, alerts[0].Evidence.Facts)
+				}
 			}
 		})
 	}
@@ -160,8 +218,11 @@ func TestNearMisses(t *testing.T) {
 			return beacon(r, "10.10.3.22", "198.51.100.60", nightTime, 5*time.Minute, 20, 0.05, 0)
 		}, m, 1},
 		{"period over the maximum", func(r *rand.Rand) []event.Record {
-			return beacon(r, "10.10.3.21", "198.51.100.7", midnight.Add(-2*time.Hour), 75*time.Minute, 7, 0, 0)
+			return beacon(r, "10.10.3.21", "198.51.100.7", midnight.Add(-2*time.Hour), 90*time.Minute, 7, 0, 0)
 		}, nil, 0},
+		{"hourly, just under the maximum", func(r *rand.Rand) []event.Record {
+			return beacon(r, "10.10.3.21", "198.51.100.7", midnight.Add(-2*time.Hour), 74*time.Minute, 7, 0, 0)
+		}, nil, 1},
 		{"five beats only", func(r *rand.Rand) []event.Record {
 			return beacon(r, "10.10.3.21", "198.51.100.7", nightTime, time.Minute, 5, 0, 0)
 		}, nil, 0},
@@ -224,28 +285,161 @@ func TestNightEdge(t *testing.T) {
 	}
 }
 
-// dnsRec stands in for a DNS query record.
+// dnsRec stands in for a DNS record: the question, and the answer's
+// addresses if any.
 type dnsRec struct {
 	event.Base
-	q string
+	q       string
+	answers []netip.Addr
 }
 
 func (r *dnsRec) Dataset() string                               { return "mamori.dns" }
 func (r *dnsRec) AppendJSON(b []byte, _ *event.Observer) []byte { return b }
 func (r *dnsRec) DNSQuestion() string                           { return r.q }
+func (r *dnsRec) DNSResolution() (string, []netip.Addr)         { return r.q, r.answers }
 
-func TestDNSBeacon(t *testing.T) {
-	var recs []event.Record
-	for i := range 10 {
-		r := &dnsRec{q: fmt.Sprintf("%08x.c2.example.net", i*7919)}
-		r.Source = netip.AddrPortFrom(netip.MustParseAddr("10.10.3.21"), 53000)
-		r.Destination = netip.AddrPortFrom(netip.MustParseAddr("10.10.0.10"), 53)
-		r.Timestamp, r.Protocol, r.Transport = nightTime.Add(time.Duration(i)*90*time.Second), "dns", 17
-		recs = append(recs, r)
+func lookup(src, name string, at time.Time, answers ...string) *dnsRec {
+	r := &dnsRec{q: name}
+	for _, a := range answers {
+		r.answers = append(r.answers, netip.MustParseAddr(a))
 	}
-	alerts := rulestest.Run(newDet(t, Config{}, nil), recs, 0)
-	if len(alerts) == 0 || alerts[0].Action != "night_dns_beacon" || alerts[0].Destination.Domain != "example.net" {
-		t.Fatalf("alerts %s", rulestest.Summary(alerts))
+	r.Source = netip.AddrPortFrom(netip.MustParseAddr(src), 53000)
+	r.Destination = netip.AddrPortFrom(netip.MustParseAddr("10.10.0.10"), 53)
+	r.Timestamp, r.Protocol, r.Transport = at, "dns", 17
+	return r
+}
+
+// TestDNSBeacon: a beacon that looks its controller's name up before
+// every beat is one alert, night_beacon, naming the domain and the address
+// it connects to (whichever of the lookups and the connections passes
+// first); lookups with no connection (C2 over DNS, DNS tunnelling) are a
+// beacon of their own, night_dns_beacon.
+func TestDNSBeacon(t *testing.T) {
+	const src, c2 = "10.10.3.21", "198.51.100.7"
+	for _, tc := range []struct {
+		name       string
+		recs       func(r *rand.Rand) []event.Record
+		action     string
+		ip, domain string
+	}{
+		{"lookups only (C2 over DNS)", func(r *rand.Rand) []event.Record {
+			var recs []event.Record
+			for i := range 10 {
+				recs = append(recs, lookup(src, fmt.Sprintf("%08x.c2.example.net", r.Uint32()), nightTime.Add(time.Duration(i)*90*time.Second)))
+			}
+			return recs
+		}, "night_dns_beacon", "", "example.net"},
+		{"lookup before every HTTP poll", func(r *rand.Rand) []event.Record {
+			var recs []event.Record
+			at := nightTime
+			for range 12 {
+				recs = append(recs, lookup(src, "cdn-4.example.org", at.Add(-30*time.Millisecond), c2),
+					rulestest.Flow(src, c2, 8080, at, rulestest.Dur(200*time.Millisecond), rulestest.Bytes(300, 900)))
+				at = at.Add(time.Duration(float64(7*time.Minute) * (0.9 + 0.2*r.Float64())))
+			}
+			return rulestest.Sorted(recs)
+		}, "night_beacon", c2, "cdn-4.example.org"},
+		{"lookup before every poll, connections recorded late", func(r *rand.Rand) []event.Record {
+			// Each flow record comes when its flow ends, after the next
+			// lookup: the lookups reach six beats first.
+			var recs []event.Record
+			at := nightTime
+			for range 12 {
+				recs = append(recs, lookup(src, "cdn-4.example.org", at.Add(-30*time.Millisecond), c2),
+					rulestest.Flow(src, c2, 443, at, rulestest.Dur(8*time.Minute), rulestest.Bytes(300, 900)))
+				at = at.Add(time.Duration(float64(5*time.Minute) * (0.9 + 0.2*r.Float64())))
+			}
+			return rulestest.Sorted(recs)
+		}, "night_beacon", c2, "cdn-4.example.org"},
+		{"one lookup, then connections", func(r *rand.Rand) []event.Record {
+			recs := []event.Record{lookup(src, "cdn-4.example.org", nightTime.Add(-time.Second), c2)}
+			return append(recs, beacon(r, src, c2, nightTime, 3*time.Minute, 12, 0.1, 0)...)
+		}, "night_beacon", c2, "cdn-4.example.org"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range 10 {
+				alerts := rulestest.Run(newDet(t, Config{}, nil), tc.recs(rand.New(rand.NewPCG(uint64(seed), 17))), 0)
+				if n := episodes(alerts); n != 1 {
+					t.Fatalf("seed %d: %d alerts, want one: %s", seed, n, rulestest.Summary(alerts))
+				}
+				a := alerts[len(alerts)-1]
+				var ip string
+				if a.Destination.IP.IsValid() {
+					ip = a.Destination.IP.String()
+				}
+				if a.Action != tc.action || ip != tc.ip || a.Destination.Domain != tc.domain {
+					t.Errorf("seed %d: %s → %s %q %q, want %s %q %q", seed, a.Key, a.Action, ip, a.Destination.Domain, tc.action, tc.ip, tc.domain)
+				}
+				if tc.ip != "" && !slices.Contains(a.Related, netip.MustParseAddr(tc.ip)) {
+					t.Errorf("seed %d: related %v lacks the C2 address", seed, a.Related)
+				}
+			}
+		})
+	}
+}
+
+// episodes counts the alerts: distinct ids, and first raises (an episode
+// that closed and opened again may have the same id).
+func episodes(alerts []event.Alert) int {
+	ids, opened := map[string]bool{}, 0
+	for _, a := range alerts {
+		ids[a.AlertID()] = true
+		if a.Update == 0 {
+			opened++
+		}
+	}
+	return max(len(ids), opened)
+}
+
+// TestLongBeacon: a beacon all night is one alert, however long its
+// scores fail (here: a stretch of irregular calls between regular ones,
+// longer than the 2 h an episode may be quiet) and however long its
+// gaps (two missed beats of a 45-minute beacon: 2h15m).
+func TestLongBeacon(t *testing.T) {
+	const src, c2 = "10.10.3.21", "198.51.100.7"
+	for _, tc := range []struct {
+		name string
+		recs func(r *rand.Rand) []event.Record
+	}{
+		{"regular, irregular for 3h, regular", func(r *rand.Rand) []event.Record {
+			recs := beacon(r, src, c2, midnight.Add(-2*time.Hour), time.Minute, 60, 0.1, 0)
+			recs = append(recs, human(r, src, c2, midnight.Add(-time.Hour), time.Minute, 180)...)
+			for _, f := range recs[60:] { // the same sizes as the beats
+				f.(*event.Flow).Source.Bytes, f.(*event.Flow).Destination.Bytes = 1000, 1000
+			}
+			return rulestest.Sorted(append(recs, beacon(r, src, c2, midnight.Add(2*time.Hour), time.Minute, 120, 0.1, 0)...))
+		}},
+		{"45m beacon missing two beats in a row", func(r *rand.Rand) []event.Record {
+			return slots(r, midnight.Add(-2*time.Hour), 45*time.Minute, 10, 0.05, 7, 8)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := range 10 {
+				alerts := rulestest.Run(newDet(t, Config{}, nil), tc.recs(rand.New(rand.NewPCG(uint64(seed), 19))), 0)
+				if n := episodes(alerts); n != 1 {
+					t.Fatalf("seed %d: %d alerts, want one: %s", seed, n, rulestest.Summary(alerts))
+				}
+			}
+		})
+	}
+}
+
+// TestNeedSingle: needSingle never falls as a series grows (the skipping
+// relies on it), and every count of single and multiple intervals that
+// passes the single-period test has at least needSingle single ones.
+func TestNeedSingle(t *testing.T) {
+	for n := 3; n <= 4*maxBeats; n++ {
+		if needSingle(n+1) < needSingle(n) {
+			t.Errorf("needSingle(%d) = %d < needSingle(%d) = %d", n+1, needSingle(n+1), n, needSingle(n))
+		}
+		need := n - max(1, n/5)
+		for single := 0; single <= n; single++ {
+			for multiple := 0; single+multiple <= n; multiple++ {
+				if 2*single+multiple >= 2*need && single < needSingle(n) {
+					t.Errorf("n %d: %d single and %d multiple pass, needSingle %d", n, single, multiple, needSingle(n))
+				}
+			}
+		}
 	}
 }
 
@@ -263,8 +457,14 @@ func TestScore(t *testing.T) {
 		t.Errorf("exact: %+v", exact)
 	}
 	missed := score(at(0, 60, 180, 240, 300, 420, 480), sizes, 0.3)
-	if missed.Period != time.Minute || missed.Regular != 1 || missed.Single != 4 {
+	if missed.Period != time.Minute || missed.Regular != 1 || missed.Single != 4 || missed.Multiple != 2 || missed.Missed != 2 {
 		t.Errorf("missed beats: %+v", missed)
+	}
+	// Half the beats missed: the median interval (90 s) is no period; the
+	// densest cluster of intervals (the shortest one of two) is.
+	many := score(at(0, 60, 120, 180, 300, 420, 600), sizes, 0.3)
+	if many.Period != time.Minute || many.Regular != 1 || many.Single != 3 || many.Multiple != 3 || many.Missed != 4 {
+		t.Errorf("many missed beats: %+v", many)
 	}
 	random := score(at(0, 5, 70, 90, 300, 310, 600), []uint64{10, 5000, 30, 700, 90000, 20, 400}, 0.3)
 	if random.Total > 0.4 {

@@ -11,6 +11,8 @@ type Score struct {
 	Period     time.Duration
 	Intervals  int     // intervals scored
 	Single     int     // regular intervals of one period (no missed beat)
+	Multiple   int     // regular intervals spanning missed beats (k = 2 or 3)
+	Missed     int     // the beats those missed: Σ(k − 1)
 	Regular    float64 // share of regular intervals
 	Dispersion float64 // MAD of normalised intervals / period
 	Skew       float64 // Bowley skewness of normalised intervals
@@ -27,45 +29,87 @@ type Score struct {
 // allocates nothing: a series holds at most maxBeats beats, and the work
 // arrays live on the stack.
 func score(times []time.Time, sizes []uint64, maxJitter float64) Score {
+	var w scorer
+	if len(sizes) != len(times) {
+		return Score{}
+	}
+	s := w.period(times, maxJitter)
+	if s.Intervals > 0 {
+		w.rest(&s, sizes, maxJitter)
+	}
+	return s
+}
+
+// scorer is score in two steps, so that a series that fails the
+// single-period test costs only the first: period (the period, the count
+// of single and multiple intervals, Cluster), then rest (dispersion,
+// skew, sizes, the scores). Its work arrays live on the caller's stack.
+type scorer struct {
+	sorted, norm, dev [maxBeats]float64
+	n, regular        int
+	p                 float64
+}
+
+// period fills Period, Intervals, Single, Multiple, Missed and Cluster;
+// Intervals is 0 when there is nothing to score.
+func (w *scorer) period(times []time.Time, maxJitter float64) Score {
 	var s Score
-	if len(times) < 3 || len(times) > maxBeats || len(sizes) != len(times) {
+	if len(times) < 3 || len(times) > maxBeats {
 		return s
 	}
-	var ivb, sortedb, normb, devb [maxBeats]float64
-	iv := ivb[:0]
+	iv := w.dev[:0] // dev is free until rest
 	for i := 1; i < len(times); i++ {
 		iv = append(iv, times[i].Sub(times[i-1]).Seconds())
 	}
-	sorted := append(sortedb[:0], iv...)
+	sorted := append(w.sorted[:0], iv...)
 	slices.Sort(sorted)
+	var lo, hi int
+	s.Cluster, lo, hi = cluster(sorted, maxJitter)
+	// The period is the median interval when that lies in the densest
+	// cluster (the usual case: few missed beats); when missed beats are
+	// so many that the median is a multiple of the period, the cluster's
+	// own median.
 	p := sortedMedian(sorted)
-	if p <= 0 {
-		return s
+	if s.Cluster > 0 && (p < sorted[lo] || p > sorted[hi-1]) {
+		p = sortedMedian(sorted[lo:hi])
 	}
-	s.Cluster = cluster(sorted, maxJitter)
+	if p <= 0 {
+		return Score{}
+	}
 	s.Period = time.Duration(p * float64(time.Second))
 	s.Intervals = len(iv)
-	norm := normb[:0]
 	regular := 0
-	for _, d := range iv {
+	for i, d := range iv {
 		k := math.Round(d / p)
 		if k < 1 {
 			k = 1
 		}
-		n := d / k
-		norm = append(norm, n)
-		// Jitter adds up over missed beats: allow √k times the jitter.
-		if k <= 2 && math.Abs(d-k*p) <= maxJitter*p*math.Sqrt(k) {
+		w.norm[i] = d / k
+		// Jitter adds up over missed beats: allow √k times the jitter, but
+		// no more than √2 times (the windows of k = 2 and 3 stay apart).
+		if k <= maxK && math.Abs(d-k*p) <= maxJitter*p*math.Sqrt(min(k, 2)) {
 			regular++
 			if k == 1 {
 				s.Single++
+			} else {
+				s.Multiple++
+				s.Missed += int(k) - 1
 			}
 		}
 	}
-	s.Regular = float64(regular) / float64(len(iv))
+	w.n, w.regular, w.p = len(iv), regular, p
+	return s
+}
+
+// rest fills the rest of s, which period returned, from the normalised
+// intervals period left and the sizes.
+func (w *scorer) rest(s *Score, sizes []uint64, maxJitter float64) {
+	p := w.p
+	s.Regular = float64(w.regular) / float64(w.n)
+	norm := w.norm[:w.n]
 	slices.Sort(norm) // the order of the normalised intervals plays no part below
 	m := sortedMedian(norm)
-	dev := devb[:len(norm)]
+	dev := w.dev[:w.n]
 	for i, n := range norm {
 		dev[i] = math.Abs(n - m)
 	}
@@ -74,7 +118,7 @@ func score(times []time.Time, sizes []uint64, maxJitter float64) Score {
 	s.Skew = bowley(norm)
 	s.Timing = s.Regular * (0.8*(1-math.Min(1, s.Dispersion/(2*maxJitter))) + 0.2*(1-math.Abs(s.Skew)))
 
-	fs := sortedb[:len(sizes)]
+	fs := w.sorted[:len(sizes)]
 	for i, v := range sizes {
 		fs[i] = float64(v)
 	}
@@ -89,23 +133,30 @@ func score(times []time.Time, sizes []uint64, maxJitter float64) Score {
 		s.Size = 1 - math.Min(1, sortedMedian(fs)/(ms/2))
 	}
 	s.Total = 0.75*s.Timing + 0.25*s.Size
-	return s
 }
+
+// maxK is the most periods a regular interval may span: two missed beats
+// in a row.
+const maxK = 3
 
 // cluster is the largest number of the sorted intervals v that one period
 // P counts as single, |d − P| ≤ maxJitter·P: those lying within a factor
-// (1+maxJitter)/(1−maxJitter) of each other. The bound is widened by a
-// hair so that float rounding in the single test can never beat it.
-func cluster(v []float64, maxJitter float64) int {
-	best, hi := 0, 0
-	for lo := range v {
-		lim := v[lo] * (1 + maxJitter) / (1 - maxJitter) * (1 + 1e-9)
-		for hi < len(v) && v[hi] <= lim {
-			hi++
+// (1+maxJitter)/(1−maxJitter) of each other, and where they are, v[lo:hi]
+// (of several such clusters, the one of the shortest intervals). The bound
+// is widened by a hair so that float rounding in the single test can never
+// beat it.
+func cluster(v []float64, maxJitter float64) (best, lo, hi int) {
+	end := 0
+	for i := range v {
+		lim := v[i] * (1 + maxJitter) / (1 - maxJitter) * (1 + 1e-9)
+		for end < len(v) && v[end] <= lim {
+			end++
 		}
-		best = max(best, hi-lo)
+		if end-i > best {
+			best, lo, hi = end-i, i, end
+		}
 	}
-	return best
+	return best, lo, hi
 }
 
 // sortedMedian is the median of sorted v.
