@@ -166,11 +166,11 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 			}
 		}
 		label("night-beacon", fmt.Sprintf("beacon %v ±%.0f%% style %d port %d", period, jit*100, style, port), src.ip, c2, t0, at(30, 0))
-		// The rule counts an interval that spans a missed beat against the
-		// beacon's regularity: with more than one missed before the 8th
-		// beat it needs more beats, and the deadline does not apply.
-		if !eighth.IsZero() && missed <= 1 {
-			h.deadlines = append(h.deadlines, Deadline{Label: len(labels) - 1, By: eighth.Add(time.Minute), Why: "a beacon within a few periods (by its 8th beat)"})
+		// Missed beats or not, the 8th beat is the deadline: the rule
+		// counts an interval that spans a missed beat as one of two
+		// periods (an alert at the 6th beat with up to two missed).
+		if !eighth.IsZero() {
+			h.deadlines = append(h.deadlines, Deadline{Label: len(labels) - 1, By: eighth.Add(time.Minute), Why: fmt.Sprintf("a beacon within a few periods (by its 8th beat, %d missed before it)", missed)})
 		}
 		label("new-external-peer", "beacon's peer", src.ip, c2, t0, t0.Add(time.Hour))
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,7 +58,6 @@ func TestPacketScenarios(t *testing.T) {
 		}
 		s := Generate(c)
 		alerts, updates, firstAt, lines := detect(t, s)
-		alerts = knownIssues(t, s, alerts)
 		sc := &rulestest.Scenario{Labels: s.Labels}
 		recall, precision, near, unmatched := sc.Score(alerts)
 		lp, lb, ap, ab := s.Packets()
@@ -165,17 +163,10 @@ func checkFindings(t *testing.T, s *Scenario, alerts []event.Alert) {
 
 // checkScoreAgrees checks that Score (what scenariogen -score prints),
 // reading the NDJSON alert records, agrees with rulestest's Score on the
-// replay's alerts. (The known-issue alerts dropped before rulestest's
-// Score are left out here too.)
+// replay's alerts.
 func checkScoreAgrees(t *testing.T, s *Scenario, recall, precision map[string]float64, lines []byte) {
 	t.Helper()
-	var kept []byte
-	for _, l := range bytes.SplitAfter(lines, []byte("\n")) {
-		if !bytes.Contains(l, []byte(`"night_dns_beacon"`)) {
-			kept = append(kept, l...)
-		}
-	}
-	scores, err := Score(bytes.NewReader(kept), s.labelsJSON())
+	scores, err := Score(bytes.NewReader(lines), s.labelsJSON())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +203,6 @@ func checkOneEpisode(t *testing.T, s *Scenario, alerts []event.Alert) {
 			}
 		}
 		if len(keys) > 1 {
-			if l.Rule == "night-beacon" {
-				t.Logf("seed %d: known issue (reported): %s: %d night-beacon episodes: %v", s.Config.Seed, l.Name, len(keys), keys)
-				continue
-			}
 			t.Errorf("seed %d: %s: %d episodes, want one: %v", s.Config.Seed, l.Name, len(keys), keys)
 		}
 	}
@@ -247,32 +234,6 @@ func checkDeadlines(t *testing.T, s *Scenario, alerts []event.Alert, firstAt map
 			t.Logf("seed %d: %s: alerted %v after it began (%s)", s.Config.Seed, l.Name, first.Sub(l.From).Round(time.Second), d.Why)
 		}
 	}
-}
-
-// knownIssues drops alerts that reported bugs of other packages cause,
-// logging each, so that this test checks everything else meanwhile.
-//
-// night-beacon: a beacon that resolves its C2 name before every beat
-// raises a second episode, night_dns_beacon for (host, registered
-// domain), besides night_beacon for (host, C2 address): two alerts for
-// one beacon, the second naming no C2 address. (A second night_beacon
-// episode of one long beacon is logged by checkOneEpisode.)
-func knownIssues(t *testing.T, s *Scenario, alerts []event.Alert) []event.Alert {
-	beacons := map[netip.Addr]bool{}
-	for _, l := range s.Labels {
-		if l.Rule == "night-beacon" && !l.NearMiss {
-			beacons[l.Actor] = true
-		}
-	}
-	out := alerts[:0:0]
-	for _, a := range alerts {
-		if a.Action == "night_dns_beacon" && beacons[a.Source.IP] {
-			t.Logf("seed %d: known issue (reported): second night-beacon alert for one beacon: %s", s.Config.Seed, a.Key)
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 // detect writes the scenario, learns on its normal days and replays its
