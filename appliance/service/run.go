@@ -689,7 +689,7 @@ const liveGCPercent = 400
 // and are counted, never waited for.
 const (
 	storeChunkBytes = 256 << 10 // one chunk's packet bytes
-	storeChunkMax   = 64        // chunks in all (lazily allocated: at most 16 MiB)
+	storeChunkMax   = 256       // chunks in all (allocated when first needed: at most 64 MiB, a ring's worth)
 	// storeChunkAge is the most packet time a packet waits in a worker's
 	// chunk before the chunk goes to the store (an idle tick, after a
 	// second without packets, hands it over too).
