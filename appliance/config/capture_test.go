@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mamori/sensor/afpacket"
 	"mamori/sensor/ebpf"
 )
 
@@ -18,7 +19,9 @@ func TestCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	cp := c.Capture
-	if cp.BlockSize != 1<<20 || cp.BlockCount != 64 || cp.EBPF.Cutoff != ebpf.DefaultCutoff || cp.HealthInterval != 10*time.Second || cp.Workers != 0 {
+	def := afpacket.DefaultConfig()
+	if cp.BlockSize != def.BlockSize || cp.BlockCount != def.BlockCount || cp.FrameSize != def.FrameSize || cp.BlockTimeout != def.BlockTimeout ||
+		cp.EBPF.Cutoff != ebpf.DefaultCutoff || cp.HealthInterval != 10*time.Second || cp.Workers != 0 {
 		t.Fatalf("defaults: %+v", cp)
 	}
 	path := filepath.Join(t.TempDir(), "mamori.yaml")
