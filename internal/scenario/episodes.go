@@ -128,7 +128,7 @@ func (h *hospital) attacks(d time.Time) []rulestest.Label {
 		src := pick()
 		period := time.Duration(30+r.IntN(870)) * time.Second
 		if r.IntN(4) == 0 {
-			period = time.Duration(20+r.IntN(31)) * time.Minute // a slow beacon: 7 to 20 beats a night, under the rule's 1 h maximum period
+			period = time.Duration(20+r.IntN(31)) * time.Minute // a slow beacon: 7 to 20 beats a night, under the rule's maximum period (75m)
 		}
 		jit := 0.2 * r.Float64()
 		t0 := at(23, r.IntN(60))
