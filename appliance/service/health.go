@@ -15,3 +15,20 @@ func storeGroup(st *pcapstore.Stats) event.MetricGroup {
 		v("store_bytes", uint64(max(st.StoreBytes, 0))), v("store_files", uint64(max(st.StoreFiles, 0))),
 	}}
 }
+
+// outputHealth is what the live run's outputs add to its health records:
+// the pcap store's writer (mamori.pcap_store.*) and the Elasticsearch
+// output (mamori.elasticsearch.*: queue, spool, acknowledged, failed,
+// retried, dead-lettered and dropped documents, bulk latency), when
+// present.
+func outputHealth(feed *pcapFeed, tee *teeSink) []event.MetricGroup {
+	var gs []event.MetricGroup
+	if feed != nil && feed.w != nil {
+		st := feed.w.Stats()
+		gs = append(gs, storeGroup(&st))
+	}
+	if tee != nil && tee.es != nil {
+		gs = append(gs, tee.es.Health())
+	}
+	return gs
+}

@@ -26,6 +26,7 @@ import (
 	"mamori/sensor/afpacket"
 	"mamori/sensor/ebpf"
 	"mamori/sensor/iface"
+	"mamori/sensor/pcapstore"
 )
 
 // RunOptions say where to capture and where records go.
@@ -173,6 +174,9 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 		return res, err
 	}
 	sink := &mergedSink{w: tee}
+	// The appliance API (api.listen) shows the stage's alerts; it starts
+	// below, before any packet is read.
+	var apiSrv *apiServer
 	if !o.NoDetect {
 		// The live service learns the segment for baseline.learn_for, then
 		// detects against it (and keeps learning what did not alert),
@@ -185,7 +189,10 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 			return res, fmt.Errorf("baseline directory: %w", err)
 		}
 		stage, err := NewStage(cfg, DetectOptions{Detect: true, Learn: true, Baseline: file, MissingOK: true, Save: file,
-			LearnFor: cfg.Baseline.LearnFor, SaveEvery: cfg.Baseline.SaveEvery}, sink.w.Write)
+			LearnFor: cfg.Baseline.LearnFor, SaveEvery: cfg.Baseline.SaveEvery}, func(r event.Record) error {
+			apiSrv.add(r) // alerts, for the console
+			return sink.w.Write(r)
+		})
 		if err != nil {
 			return res, err
 		}
@@ -233,6 +240,20 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 		}
 		workers[i] = w
 	}
+	extra := func() []event.MetricGroup { return outputHealth(feed, tee) }
+	apiCtx, apiStop := context.WithCancel(ctx)
+	defer func() { apiStop(); apiSrv.wait() }()
+	var store *pcapstore.Store
+	if feed != nil {
+		store = feed.w.Store()
+	}
+	apiStart := time.Now()
+	apiSrv, err = startAPI(apiCtx, cfg, log, obs, store, !o.NoDetect, func() []event.MetricGroup {
+		return append(healthMetric(capCfg.Interface, apiStart, time.Now(), group, prog, snaps, queue).Groups, extra()...)
+	})
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrCaptureSetup, err)
+	}
 	log.Info("capturing", "interface", capCfg.Interface, "workers", len(rings), "fanout_group", group.FanoutID(),
 		"ring_mib", ringCfg.BlockSize*ringCfg.BlockCount>>20, "ebpf", prog != nil, "output", path)
 	if o.Started != nil {
@@ -266,7 +287,7 @@ func Run(ctx context.Context, o RunOptions) (res RunResult, err error) {
 	bg.Add(2)
 	go func() {
 		defer bg.Done()
-		monitor(done, health, log, sink, capCfg.Interface, group, prog, snaps, queue)
+		monitor(done, health, log, sink, capCfg.Interface, group, prog, snaps, queue, extra)
 	}()
 	go func() {
 		defer bg.Done()
@@ -435,7 +456,7 @@ func (s *snapshot) get() (worker.Counters, flow.Stats) {
 // every interval until done; it logs new kernel drops and freezes as soon
 // as it sees them.
 func monitor(done <-chan struct{}, interval time.Duration, log *slog.Logger, sink *mergedSink, ifname string,
-	group *afpacket.Group, prog *ebpf.Program, snaps []snapshot, queue *storeQueue) {
+	group *afpacket.Group, prog *ebpf.Program, snaps []snapshot, queue *storeQueue, extra func() []event.MetricGroup) {
 	flush := time.NewTicker(time.Second)
 	defer flush.Stop()
 	next := time.Now().Add(interval)
@@ -463,7 +484,9 @@ func monitor(done <-chan struct{}, interval time.Duration, log *slog.Logger, sin
 				if err := sink.Tick(now); err != nil {
 					log.Error("rules", "err", err)
 				}
-				if err := sink.Write(healthMetric(ifname, start, now, group, prog, snaps, queue)); err != nil {
+				m := healthMetric(ifname, start, now, group, prog, snaps, queue)
+				m.Groups = append(m.Groups, extra()...)
+				if err := sink.Write(m); err != nil {
 					log.Error("writing health record", "err", err)
 				}
 			}

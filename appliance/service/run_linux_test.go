@@ -345,7 +345,8 @@ func TestLiveSummaryRecords(t *testing.T) {
 			if p, ok := get(d, "mamori.capture.packets").(float64); ok {
 				packets = p
 			}
-			for _, k := range []string{"mamori.capture.kernel_drops", "mamori.capture.kernel_freezes", "mamori.ebpf.cutoff_packets", "mamori.worker_0.packets", "mamori.worker_1.flows_tracked"} {
+			for _, k := range []string{"mamori.capture.kernel_drops", "mamori.capture.kernel_freezes", "mamori.ebpf.cutoff_packets", "mamori.worker_0.packets", "mamori.worker_1.flows_tracked",
+				"mamori.pcap_store.packets", "mamori.pcap_store.dropped", "mamori.pcap_store.store_bytes"} {
 				if get(d, k) == nil {
 					t.Errorf("health record lacks %s", k)
 				}
