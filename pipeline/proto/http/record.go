@@ -139,6 +139,19 @@ func (r *Record) AppendJSON(dst []byte, o *event.Observer) []byte {
 func (r *Record) appendBody(b []byte) []byte {
 	b = append(b, `,"http":{`...)
 	sep := false
+	// member writes "k":"v" when v is set, after a comma unless it opens
+	// its object (sep false).
+	member := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if sep {
+			b = append(b, ',')
+		}
+		b = append(b, k...)
+		b = event.AppendQuoted(b, v)
+		sep = true
+	}
 	if v := r.Version; v != "" {
 		b = append(b, `"version":`...)
 		b = event.AppendQuoted(b, v)
@@ -200,18 +213,7 @@ func (r *Record) appendBody(b []byte) []byte {
 
 	if r.HasRequest && (r.Target != "" || r.Domain != "") {
 		b = append(b, `,"url":{`...)
-		sep := false
-		member := func(k, v string) {
-			if v == "" {
-				return
-			}
-			if sep {
-				b = append(b, ',')
-			}
-			b = append(b, k...)
-			b = event.AppendQuoted(b, v)
-			sep = true
-		}
+		sep = false
 		member(`"original":`, r.Target)
 		member(`"scheme":`, r.Scheme)
 		member(`"domain":`, r.Domain)
@@ -247,17 +249,6 @@ func (r *Record) appendBody(b []byte) []byte {
 
 	b = append(b, `,"mamori":{"http":{`...)
 	sep = false
-	member := func(k, v string) {
-		if v == "" {
-			return
-		}
-		if sep {
-			b = append(b, ',')
-		}
-		b = append(b, k...)
-		b = event.AppendQuoted(b, v)
-		sep = true
-	}
 	member(`"host":`, r.Host)
 	if r.ReqContentType != "" {
 		if sep {
