@@ -124,13 +124,25 @@ func TestHandoffReleaseReusesMemory(t *testing.T) {
 	}
 	kept := round(5) // held, never released: pins at most 5 blocks
 	seen := map[*block]bool{}
-	reused := 0
+	// How many documents are handed over rather than read back depends on
+	// how the writer goroutine and the reader interleave (a segment change
+	// while the reader is behind sends a round to the file), so the checks
+	// count only rounds that were handed over, and the leak check looks at
+	// the pinned blocks themselves.
+	reused, eligible := 0, 0
 	const rounds = 30
 	for range rounds {
 		es := round(2000)
-		again := false
+		again, handed := false, false
 		for _, e := range es {
 			again = again || seen[e.blk]
+			handed = handed || e.blk != nil
+		}
+		if handed && len(seen) > 0 {
+			eligible++
+			if again {
+				reused++
+			}
 		}
 		for _, e := range es {
 			if e.blk != nil {
@@ -139,18 +151,29 @@ func TestHandoffReleaseReusesMemory(t *testing.T) {
 			s.Ack(e.Pos)
 			s.Release(e)
 		}
-		if again {
-			reused++
-		}
 	}
 	numbers(t, kept) // still intact after the reuse
 	st := s.Stats()
-	// A leak of block references would pin maxPinned blocks for good and
-	// stop the handing over.
-	if st.ReadMemory < st.Read/2 {
-		t.Fatalf("%d of %d documents handed over in memory", st.ReadMemory, st.Read)
+	if st.ReadMemory == 0 {
+		t.Fatalf("none of %d documents was handed over in memory", st.Read)
 	}
-	if reused < rounds*3/4 {
-		t.Errorf("only %d of %d rounds used a block released before: released blocks are not reused", reused, rounds)
+	// Every entry but the kept ones is released: only their blocks (and
+	// the block being filled) may still be pinned. A leaked reference
+	// would pin blocks for good and, at maxPinned, stop the handing over.
+	keptBlocks := map[*block]bool{}
+	for _, e := range kept {
+		if e.blk != nil {
+			keptBlocks[e.blk] = true
+		}
 	}
+	s.mu.Lock()
+	pinned := s.pinned
+	s.mu.Unlock()
+	if pinned > len(keptBlocks)+1 {
+		t.Fatalf("%d blocks still pinned after every entry but %d kept (in %d blocks) was released: a reference leaks", pinned, len(kept), len(keptBlocks))
+	}
+	if eligible >= 4 && reused < eligible*3/4 {
+		t.Errorf("only %d of %d handed-over rounds used a block released before: released blocks are not reused", reused, eligible)
+	}
+	t.Logf("%d of %d documents handed over in memory; %d of %d handed-over rounds reused a released block", st.ReadMemory, st.Read, reused, eligible)
 }
