@@ -165,7 +165,7 @@ type pcapStateRecord struct {
 	err error
 }
 
-func (s *pcapStateRecord) Dataset() string { return "mamori.state" }
+func (s *pcapStateRecord) Dataset() string { return event.StateDataset }
 
 func (s *pcapStateRecord) Time() time.Time { return s.at }
 
@@ -175,52 +175,16 @@ func (s *pcapStateRecord) AppendJSON(dst []byte, o *event.Observer) []byte {
 	if errors.As(s.err, &ev) {
 		op, file = ev.Op, ev.File
 	}
-	w := event.JSON{B: dst}
-	w.Begin()
-	w.Time("@timestamp", s.at)
-	w.Object("ecs")
-	w.String("version", event.ECSVersion)
-	w.End()
-	w.Object("data_stream")
-	w.String("type", "logs")
-	w.String("dataset", s.Dataset())
-	ns := o.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	w.String("namespace", ns)
-	w.End()
-	w.Object("event")
-	w.String("kind", "state")
-	w.Strings("category", "host")
-	w.Strings("type", "error")
-	w.String("action", "pcap_store_"+op)
-	w.String("dataset", s.Dataset())
-	w.String("module", "mamori")
-	w.End()
-	w.String("message", s.err.Error())
-	w.Object("observer")
-	w.String("type", "sensor")
-	w.String("vendor", "mamori")
-	w.String("product", "mamori")
-	w.StringIf("version", o.Version)
-	w.StringIf("name", o.Name)
-	w.StringIf("hostname", o.Hostname)
-	w.End()
-	if o.Hostname != "" {
-		w.Object("host")
-		w.String("name", o.Hostname)
+	h := event.StateHead{At: s.at, Categories: []string{"host"}, Type: "error", Action: "pcap_store_" + op, Message: s.err.Error()}
+	return event.AppendState(dst, o, &h, func(w *event.JSON) {
+		w.Object("mamori")
+		w.Object("pcap_store")
+		w.String("op", op)
+		w.StringIf("file", file)
+		w.Bool("disk_full", errors.Is(s.err, pcapstore.ErrDiskFull))
 		w.End()
-	}
-	w.Object("mamori")
-	w.Object("pcap_store")
-	w.String("op", op)
-	w.StringIf("file", file)
-	w.Bool("disk_full", errors.Is(s.err, pcapstore.ErrDiskFull))
-	w.End()
-	w.End()
-	w.Finish()
-	return w.B
+		w.End()
+	})
 }
 
 // The pcap store's types and functions, for cmd/mamori (which imports

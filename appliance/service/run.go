@@ -571,68 +571,28 @@ func logLink(log *slog.Logger, e iface.Event) {
 // interface's state (mamori.state data stream).
 type stateRecord struct{ e iface.Event }
 
-func (s *stateRecord) Dataset() string { return "mamori.state" }
+func (s *stateRecord) Dataset() string { return event.StateDataset }
 
 func (s *stateRecord) Time() time.Time { return s.e.Time }
 
 func (s *stateRecord) AppendJSON(dst []byte, o *event.Observer) []byte {
-	w := event.JSON{B: dst}
-	w.Begin()
-	w.Time("@timestamp", s.e.Time)
-	w.Object("ecs")
-	w.String("version", event.ECSVersion)
-	w.End()
-	w.Object("data_stream")
-	w.String("type", "logs")
-	w.String("dataset", s.Dataset())
-	ns := o.Namespace
-	if ns == "" {
-		ns = "default"
-	}
-	w.String("namespace", ns)
-	w.End()
-	w.Object("event")
-	w.String("kind", "state")
-	w.Strings("category", "host", "network")
-	w.Strings("type", "change")
-	w.String("action", string(s.e.Kind))
-	w.String("dataset", s.Dataset())
-	w.String("module", "mamori")
-	w.End()
-	w.String("message", s.e.String())
-	w.Object("observer")
-	w.String("type", "sensor")
-	w.String("vendor", "mamori")
-	w.String("product", "mamori")
-	w.StringIf("version", o.Version)
-	w.StringIf("name", o.Name)
-	w.StringIf("hostname", o.Hostname)
-	w.Object("ingress")
-	w.Object("interface")
-	w.String("name", s.e.Interface)
-	w.End()
-	w.End()
-	w.End()
-	if o.Hostname != "" {
-		w.Object("host")
-		w.String("name", o.Hostname)
+	h := event.StateHead{At: s.e.Time, Categories: []string{"host", "network"}, Type: "change",
+		Action: string(s.e.Kind), Message: s.e.String(), Interface: s.e.Interface}
+	return event.AppendState(dst, o, &h, func(w *event.JSON) {
+		w.Object("mamori")
+		w.Object("link")
+		w.Bool("up", s.e.Up)
+		w.Bool("carrier", s.e.Carrier)
+		w.StringIf("oper_state", s.e.OperState)
+		if s.e.MTU > 0 {
+			w.Uint("mtu", uint64(s.e.MTU))
+		}
+		if s.e.Err != nil {
+			w.String("error", s.e.Err.Error())
+		}
 		w.End()
-	}
-	w.Object("mamori")
-	w.Object("link")
-	w.Bool("up", s.e.Up)
-	w.Bool("carrier", s.e.Carrier)
-	w.StringIf("oper_state", s.e.OperState)
-	if s.e.MTU > 0 {
-		w.Uint("mtu", uint64(s.e.MTU))
-	}
-	if s.e.Err != nil {
-		w.String("error", s.e.Err.Error())
-	}
-	w.End()
-	w.End()
-	w.Finish()
-	return w.B
+		w.End()
+	})
 }
 
 // liveOutput opens the NDJSON destination: stdout, a named file, or a new
