@@ -5,14 +5,24 @@ import (
 	"mamori/sensor/pcapstore"
 )
 
-// storeGroup is the pcap store writer's figures as mamori.pcap_store.*.
+// storeGroup is the pcap store writer's figures as mamori.pcap_store.*:
+// in the replay's pcap_store metric record and in live health records.
 func storeGroup(st *pcapstore.Stats) event.MetricGroup {
-	v := func(name string, x uint64) event.MetricValue { return event.MetricValue{Name: name, Value: x} }
 	return event.MetricGroup{Name: "pcap_store", Values: []event.MetricValue{
-		v("packets", st.Packets), v("bytes", st.Bytes), v("dropped", st.Dropped), v("lost", st.Lost),
-		v("write_errors", st.WriteErrors), v("disk_full", st.DiskFull), v("files_closed", st.FilesClosed),
-		v("files_deleted", st.FilesDeleted), v("pinned_kept", st.PinnedKept),
-		v("store_bytes", uint64(max(st.StoreBytes, 0))), v("store_files", uint64(max(st.StoreFiles, 0))),
+		{Name: "packets", Value: st.Packets},
+		{Name: "bytes", Value: st.Bytes},
+		{Name: "dropped", Value: st.Dropped},
+		{Name: "lost", Value: st.Lost},
+		{Name: "cut", Value: st.Cut},
+		{Name: "bad_time", Value: st.BadTime},
+		{Name: "write_errors", Value: st.WriteErrors},
+		{Name: "disk_full", Value: st.DiskFull},
+		{Name: "files_closed", Value: st.FilesClosed},
+		{Name: "files_deleted", Value: st.FilesDeleted},
+		{Name: "files_recovered", Value: st.FilesRecovered},
+		{Name: "pinned_kept", Value: st.PinnedKept},
+		{Name: "store_bytes", Value: uint64(max(st.StoreBytes, 0))},
+		{Name: "store_files", Value: uint64(max(st.StoreFiles, 0))},
 	}}
 }
 

@@ -139,22 +139,7 @@ func (f *pcapFeed) finish(write func(event.Record) error, stderr io.Writer, quie
 
 // pcapMetric is the store's counters as a metric record.
 func pcapMetric(at time.Time, st pcapstore.Stats) *event.Metric {
-	return &event.Metric{At: at, Action: "pcap_store", Groups: []event.MetricGroup{{Name: "pcap_store", Values: []event.MetricValue{
-		{Name: "packets", Value: st.Packets},
-		{Name: "bytes", Value: st.Bytes},
-		{Name: "dropped", Value: st.Dropped},
-		{Name: "lost", Value: st.Lost},
-		{Name: "cut", Value: st.Cut},
-		{Name: "bad_time", Value: st.BadTime},
-		{Name: "write_errors", Value: st.WriteErrors},
-		{Name: "disk_full", Value: st.DiskFull},
-		{Name: "files_closed", Value: st.FilesClosed},
-		{Name: "files_deleted", Value: st.FilesDeleted},
-		{Name: "files_recovered", Value: st.FilesRecovered},
-		{Name: "pinned_kept", Value: st.PinnedKept},
-		{Name: "store_bytes", Value: uint64(max(st.StoreBytes, 0))},
-		{Name: "store_files", Value: uint64(max(st.StoreFiles, 0))},
-	}}}}
+	return &event.Metric{At: at, Action: "pcap_store", Groups: []event.MetricGroup{storeGroup(&st)}}
 }
 
 // pcapStateRecord is an event.kind "state" record for a pcap store
