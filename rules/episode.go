@@ -141,3 +141,28 @@ func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
 		}
 	}
 }
+
+// ExpireStates is Expire for a detector that keeps state of its own per
+// episode in state: final gets that state for each episode closed with an
+// update pending, and the state of every episode no longer open is
+// deleted.
+func ExpireStates[K comparable, S any](e *Episodes[K], now time.Time, state map[K]S, final func(K, S)) {
+	e.Expire(now, func(k K, _ *Episode) {
+		if s, ok := state[k]; ok {
+			final(k, s)
+		}
+	})
+	for k := range state {
+		if e.Get(k) == nil {
+			delete(state, k)
+		}
+	}
+}
+
+// Later returns the later of two times.
+func Later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

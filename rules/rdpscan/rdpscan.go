@@ -246,14 +246,14 @@ func (d *Detector) checkScan(src netip.Addr, s *source, raise rules.Raise, final
 		if first.IsZero() || t.first.Before(first) {
 			first = t.first
 		}
-		last = later(last, t.last)
+		last = rules.Later(last, t.last)
 	}
 	fast := nShort >= d.cfg.MinTargets && probesShort >= int(math.Ceil(d.cfg.MinFailedRatio*float64(nShort)))
 	slow := n >= d.cfg.LongMinTargets && probes >= int(math.Ceil(d.cfg.MinFailedRatio*float64(n)))
 	if !fast && !slow && !final {
 		return
 	}
-	last = later(last, s.last)
+	last = rules.Later(last, s.last)
 
 	key := "scan/" + src.String()
 	sev := Meta.Severity
@@ -344,7 +344,7 @@ func (d *Detector) pair(src, dst netip.Addr, f *event.Flow) *pair {
 	if len(p.starts) < 4*d.cfg.BruteAttempts {
 		p.starts = append(p.starts, f.Start)
 	}
-	p.last = later(p.last, f.End)
+	p.last = rules.Later(p.last, f.End)
 	p.flows = rules.Sample(p.flows, f.ID, 16)
 	if !f.CommunityID.IsZero() {
 		p.cids = rules.Sample(p.cids, f.CommunityID, 16)
@@ -496,11 +496,4 @@ func (d *Detector) Stats() []event.MetricValue {
 		{Name: "evicted_episodes", Value: d.eps.Evicted},
 		{Name: "evicted_flow_tags", Value: d.tags.Evicted},
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -105,7 +105,7 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 	if !f.CommunityID.IsZero() {
 		st.cids = rules.Sample(st.cids, f.CommunityID, 16)
 	}
-	st.last = later(st.last, f.End)
+	st.last = rules.Later(st.last, f.End)
 	st.night = st.night || d.site.IsNight(f.Start)
 	d.check(k, st, raise, false)
 }
@@ -184,16 +184,7 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 	if now.After(d.now) {
 		d.now = now
 	}
-	d.eps.Expire(d.now, func(k epKey, ep *rules.Episode) {
-		if st := d.state[k]; st != nil {
-			d.check(k, st, raise, true)
-		}
-	})
-	for k := range d.state {
-		if d.eps.Get(k) == nil {
-			delete(d.state, k)
-		}
-	}
+	rules.ExpireStates(d.eps, d.now, d.state, func(k epKey, st *episode) { d.check(k, st, raise, true) })
 }
 
 // Stats implements rules.Stats.
@@ -202,11 +193,4 @@ func (d *Detector) Stats() []event.MetricValue {
 		{Name: "episodes", Value: uint64(d.eps.Len())},
 		{Name: "evicted_episodes", Value: d.eps.Evicted},
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -223,7 +223,7 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 	if !rules.FlowFailed(f) {
 		t.failed = false
 	}
-	s.last = later(s.last, f.End)
+	s.last = rules.Later(s.last, f.End)
 	s.count++
 	s.flows = rules.Sample(s.flows, f.ID, 16)
 	if !f.CommunityID.IsZero() {
@@ -272,7 +272,7 @@ func (d *Detector) target(s *source, src, dst netip.Addr, at time.Time) *target 
 		t = &target{first: at, last: at, failed: true, isNew: d.isNew(src, dst)}
 		s.targets[dst] = t
 	}
-	t.last = later(t.last, at)
+	t.last = rules.Later(t.last, at)
 	return t
 }
 
@@ -368,7 +368,7 @@ func (d *Detector) finding(src, dst netip.Addr, at time.Time, bit uint16, what s
 	if s.firstFinding.IsZero() || at.Before(s.firstFinding) {
 		s.firstFinding = at
 	}
-	s.last = later(s.last, at)
+	s.last = rules.Later(s.last, at)
 	switch bit {
 	case findAdminShare:
 		s.shares = rules.Sample(s.shares, what, 8)
@@ -596,7 +596,7 @@ func (d *Detector) extensions(src, dst netip.Addr, at time.Time, op, name, newNa
 	if len(s.changes) < 4*d.cfg.MaxFiles {
 		s.changes = append(s.changes, change{at, newExt, dst})
 	}
-	s.last = later(s.last, at)
+	s.last = rules.Later(s.last, at)
 	s.ransomPort = b.Destination.Port()
 	s.ransomFlows = rules.Sample(s.ransomFlows, b.FlowID, 8)
 	if !b.CommunityID.IsZero() {
@@ -711,11 +711,4 @@ func (d *Detector) Stats() []event.MetricValue {
 		{Name: "evicted_episodes", Value: d.eps.Evicted + d.ransom.Evicted},
 		{Name: "evicted_flow_tags", Value: d.tags.Evicted},
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
