@@ -171,8 +171,9 @@ func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
 		{Name: "uptime_seconds", Value: uint64(s.deps.Now().Sub(s.started) / time.Second)},
 	}}
 	if s.deps.Alerts != nil {
+		counts := s.deps.Alerts.Counts()
 		for _, st := range triageStatuses {
-			up.Values = append(up.Values, event.MetricValue{Name: "alerts_" + st, Value: uint64(s.deps.Alerts.Counts()[st])})
+			up.Values = append(up.Values, event.MetricValue{Name: "alerts_" + st, Value: uint64(counts[st])})
 		}
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
