@@ -156,14 +156,18 @@ func (a *Alerts) Counts() map[string]int {
 	return out
 }
 
+// ErrInvalidTriage wraps SetTriage's errors about the decision itself (as
+// opposed to the log it could not be written to).
+var ErrInvalidTriage = errors.New("invalid triage")
+
 // SetTriage records a triage decision, appending it to the log (synced)
 // before it takes effect.
 func (a *Alerts) SetTriage(t Triage) error {
 	if !slices.Contains(triageStatuses, t.Status) {
-		return fmt.Errorf("status %q: want one of %v", t.Status, triageStatuses)
+		return fmt.Errorf("%w: status %q: want one of %v", ErrInvalidTriage, t.Status, triageStatuses)
 	}
 	if len(t.Note) > 4096 {
-		return errors.New("note: at most 4096 bytes")
+		return fmt.Errorf("%w: note: at most 4096 bytes", ErrInvalidTriage)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -258,6 +258,16 @@ func TestAlertsAndTriage(t *testing.T) {
 	if got.Counts["investigating"] != 1 || got.Counts["new"] != 2 {
 		t.Errorf("counts %v", got.Counts)
 	}
+	// A log that cannot be written is the server's fault, and the decision
+	// does not take effect.
+	f.alerts.log = f.dir // a directory: OpenFile fails
+	if res := f.do(t, "analyst", "POST", "/api/v1/alerts/"+ids[3]+"/triage", strings.NewReader(`{"status":"resolved"}`)); res.StatusCode != 500 {
+		t.Errorf("unwritable triage log: status %d", res.StatusCode)
+	}
+	if _, tr, _ := f.alerts.Get(ids[3]); tr.Status != "investigating" {
+		t.Errorf("a decision that was not logged took effect: %+v", tr)
+	}
+	f.alerts.log = filepath.Join(f.dir, "triage.jsonl")
 	// The triage log survives a restart.
 	re, err := NewAlerts(3, filepath.Join(f.dir, "triage.jsonl"))
 	if err != nil {

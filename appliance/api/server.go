@@ -255,9 +255,9 @@ func (s *Server) triage(w http.ResponseWriter, r *http.Request) {
 	tok := r.Context().Value(ctxKey{}).(Token)
 	t := Triage{Alert: id, Status: body.Status, Note: body.Note, Who: tok.Name, At: s.deps.Now().UTC()}
 	if err := s.deps.Alerts.SetTriage(t); err != nil {
-		code := http.StatusBadRequest
-		if strings.HasPrefix(err.Error(), "triage log") {
-			code = http.StatusInternalServerError
+		code := http.StatusInternalServerError
+		if errors.Is(err, ErrInvalidTriage) {
+			code = http.StatusBadRequest
 		}
 		httpError(w, code, err.Error())
 		return
