@@ -32,14 +32,8 @@ golden: ## rewrite golden files from the current output, then show what changed
 	@git diff --stat -- '*golden*'
 
 .PHONY: fuzz
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
-	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for name in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	    echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-	    $(GO) test -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=$(FUZZMINTIME) $$pkg; \
-	  done; \
-	done
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s); fails on any failing input found
+	GO=$(GO) .ci/fuzz $(FUZZTIME) $(FUZZMINTIME) $(PKGS)
 
 .PHONY: bench
 bench: ## micro-benchmarks (ns/op, allocs/op) and the peer-ratio scripts under bench/
