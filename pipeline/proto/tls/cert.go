@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"mamori/pipeline/event"
 )
 
 // Cert is what a record reports of one X.509 certificate.
@@ -34,60 +36,119 @@ type Cert struct {
 	Version            int
 	SelfSigned         bool
 	CA                 bool
+
+	// json is the certificate's part of a record, written once when the
+	// cache parses it (nil for a Cert built elsewhere: the record writes
+	// the fields then). It is shared by every record and never changed.
+	json *certJSON
 }
 
-// certCache remembers parsed certificates by their SHA-256: the same
+// certJSON is what writeCertECS and writeCertsMamori write for one
+// certificate, as bytes to copy: hash is the member list of "hash"
+// ("sha256":"…"), rest the members after it (",\"subject\":…" up to x509's
+// end, empty for an unparsed certificate), item the members of a chain
+// element.
+type certJSON struct{ hash, rest, item []byte }
+
+// render fills c.json from the writer-based functions, so that the bytes
+// copied are exactly what they write.
+func (c *Cert) render() {
+	var w event.JSON
+	w.Begin()
+	writeCertECSFields(&w, c)
+	w.Finish()
+	// {"hash":{"sha256":"…"}…}
+	b := w.B
+	const open = `{"hash":{`
+	end := bytes.IndexByte(b[len(open):], '}') + len(open)
+	j := &certJSON{hash: b[len(open):end:end], rest: b[end+1 : len(b)-1 : len(b)-1]}
+	var v event.JSON
+	v.Begin()
+	writeChainItem(&v, c)
+	v.Finish()
+	j.item = v.B[1 : len(v.B)-1 : len(v.B)-1]
+	c.json = j
+}
+
+// certCache remembers parsed certificates by their DER bytes: the same
 // server certificates come back on every connection (a beacon, the EHR
-// server), and parsing one costs far more than hashing it. It is bounded
+// server), and parsing one costs far more than looking it up. A
+// certificate up to maxKeyedDER bytes is its own key (a hit costs a map
+// lookup, no hash); a larger one is keyed by its SHA-256 (so that the
+// cache holds at most that many bytes of keys per entry). It is bounded
 // (oldest out first) and safe for concurrent use; since parseCert is a
 // pure function of the bytes, it changes no output.
 type certCache struct {
 	mu   sync.Mutex
-	idx  map[[32]byte]int // key → slot in ring
+	idx  map[string]int // key → slot in ring
 	ring []cacheEntry
 	next int
 }
 
+// maxKeyedDER is the largest certificate kept as its own cache key
+// (certificates are typically 1–2 KB).
+const maxKeyedDER = 4096
+
 type cacheEntry struct {
-	key  [32]byte
+	key  string
 	cert Cert
 	set  bool
 }
 
 func newCertCache(n int) *certCache {
-	return &certCache{idx: make(map[[32]byte]int, n), ring: make([]cacheEntry, n)}
+	return &certCache{idx: make(map[string]int, n), ring: make([]cacheEntry, n)}
 }
 
 // parse returns the certificate parsed from der, from the cache when it
 // was seen before. The Cert's slices are shared and must not be changed.
 func (cc *certCache) parse(der []byte, maxList int) Cert {
-	sum := sha256.Sum256(der)
+	var sum *[32]byte
+	var key [1 + maxKeyedDER]byte
+	k := key[:0]
+	if len(der) <= maxKeyedDER {
+		k = append(append(k, 'D'), der...)
+	} else {
+		s := sha256.Sum256(der)
+		sum = &s
+		k = append(append(k, 'H'), s[:]...)
+	}
 	cc.mu.Lock()
-	if i, ok := cc.idx[sum]; ok {
+	if i, ok := cc.idx[string(k)]; ok {
 		c := cc.ring[i].cert
 		cc.mu.Unlock()
 		return c
 	}
 	cc.mu.Unlock()
-	c := parseCert(der, sum, maxList)
+	if sum == nil {
+		s := sha256.Sum256(der)
+		sum = &s
+	}
+	c := parseCert(der, *sum, maxList)
 	cc.mu.Lock()
-	if _, ok := cc.idx[sum]; !ok {
+	if _, ok := cc.idx[string(k)]; !ok {
 		e := &cc.ring[cc.next]
 		if e.set {
 			delete(cc.idx, e.key)
 		}
-		*e = cacheEntry{key: sum, cert: c, set: true}
-		cc.idx[sum] = cc.next
+		*e = cacheEntry{key: string(k), cert: c, set: true}
+		cc.idx[e.key] = cc.next
 		cc.next = (cc.next + 1) % len(cc.ring)
 	}
 	cc.mu.Unlock()
 	return c
 }
 
-// parseCert reads one DER certificate whose SHA-256 is sum. der is not
-// retained: every field is copied out. A certificate crypto/x509 refuses
-// still gives its hash.
+// parseCert reads one DER certificate whose SHA-256 is sum, with its
+// JSON rendered. der is not retained: every field is copied out. A
+// certificate crypto/x509 refuses still gives its hash.
 func parseCert(der []byte, sum [32]byte, maxList int) Cert {
+	c := parseFields(der, sum, maxList)
+	c.render()
+	return c
+}
+
+// parseFields is parseCert without the JSON.
+func parseFields(der []byte, sum [32]byte, maxList int) Cert {
 	c := Cert{SHA256: strings.ToUpper(hex.EncodeToString(sum[:]))}
 	x, err := x509.ParseCertificate(der)
 	if err != nil {

@@ -238,8 +238,21 @@ func names(w *event.JSON, k string, n int, name func(i int) string) {
 }
 
 // writeCertECS writes the ECS tls.{client,server}.* fields of a leaf:
-// subject, issuer, validity, hash and x509.
+// subject, issuer, validity, hash and x509 (copied when the cache wrote
+// them before).
 func writeCertECS(w *event.JSON, c *Cert) {
+	if j := c.json; j != nil {
+		w.Object("hash")
+		w.B = append(w.B, j.hash...)
+		w.End()
+		w.B = append(w.B, j.rest...)
+		return
+	}
+	writeCertECSFields(w, c)
+}
+
+// writeCertECSFields is writeCertECS from the Cert's fields.
+func writeCertECSFields(w *event.JSON, c *Cert) {
 	w.Object("hash")
 	w.String("sha256", c.SHA256)
 	w.End()
@@ -300,16 +313,25 @@ func writeCertsMamori(w *event.JSON, certs []Cert) {
 	for i := 1; i < len(certs); i++ {
 		c := &certs[i]
 		w.Item()
-		if c.Parsed {
-			w.String("subject", c.Subject)
-			w.String("issuer", c.Issuer)
-			w.Time("not_before", c.NotBefore)
-			w.Time("not_after", c.NotAfter)
-			w.StringIf("serial_number", c.Serial)
-			w.Bool("self_signed", c.SelfSigned)
+		if c.json != nil {
+			w.B = append(w.B, c.json.item...)
+		} else {
+			writeChainItem(w, c)
 		}
-		w.String("sha256", c.SHA256)
 		w.End()
 	}
 	w.EndArray()
+}
+
+// writeChainItem writes the members of one chain element.
+func writeChainItem(w *event.JSON, c *Cert) {
+	if c.Parsed {
+		w.String("subject", c.Subject)
+		w.String("issuer", c.Issuer)
+		w.Time("not_before", c.NotBefore)
+		w.Time("not_after", c.NotAfter)
+		w.StringIf("serial_number", c.Serial)
+		w.Bool("self_signed", c.SelfSigned)
+	}
+	w.String("sha256", c.SHA256)
 }
