@@ -88,19 +88,19 @@ func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) ([]byte, 
 	// Everything is written as runs of constant bytes around the variable
 	// values; the output is what the member-by-member calls on the JSON
 	// writer would write (see legacy_test.go).
-	p := append(dst, '{')
-	p = appendHeader(p, o, b.Timestamp, "logs", dataset)
-	p = append(p, `,"event":{"kind":"event","category":`...)
-	if len(b.Category) > 0 {
-		p = appendStrings(p, b.Category)
+	h := protoHeadRun(dataset, o.Namespace, b.Category, b.Type)
+	var p []byte
+	if h != nil {
+		p = append(dst, `{"@timestamp":"`...)
+		p = AppendTime(p, b.Timestamp)
+		p = append(p, h.head...)
 	} else {
-		p = append(p, `["network"]`...)
-	}
-	p = append(p, `,"type":`...)
-	if len(b.Type) > 0 {
-		p = appendStrings(p, b.Type)
-	} else {
-		p = append(p, `["protocol"]`...)
+		p = append(dst, '{')
+		p = appendHeader(p, o, b.Timestamp, "logs", dataset)
+		p = append(p, `,"event":{"kind":"event","category":`...)
+		p = appendCategory(p, b.Category, `["network"]`)
+		p = append(p, `,"type":`...)
+		p = appendCategory(p, b.Type, `["protocol"]`)
 	}
 	if b.Action != "" {
 		p = append(p, `,"action":`...)
@@ -114,9 +114,13 @@ func appendProtoHead(dst []byte, o *Observer, dataset string, b *Base) ([]byte, 
 		p = append(p, `,"reason":`...)
 		p = AppendQuoted(p, b.Reason)
 	}
-	p = append(p, `,"dataset":`...)
-	p = AppendQuoted(p, dataset)
-	p = append(p, `,"module":"mamori"`...)
+	if h != nil {
+		p = append(p, h.module...)
+	} else {
+		p = append(p, `,"dataset":`...)
+		p = AppendQuoted(p, dataset)
+		p = append(p, `,"module":"mamori"`...)
+	}
 	if b.Duration > 0 {
 		p = append(p, `,"duration":`...)
 		p = strconv.AppendInt(p, int64(b.Duration), 10)
@@ -201,7 +205,7 @@ func appendProtoTail(p []byte, o *Observer, b *Base, ips ipText) []byte {
 		p = appendDistinct(p, b.RelatedHosts)
 	}
 	p = append(p, "},"...)
-	p = appendObserver(p, o, b.Interface)
+	p = appendObserverRun(p, o, b.Interface)
 	return append(p, '}')
 }
 
