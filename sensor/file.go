@@ -281,30 +281,43 @@ func (s *FileSource) addInterface(cf *captureFile, lt layers.LinkType) (int, err
 // next call continues with the other files. It returns io.EOF once every
 // file is exhausted, and after Close.
 func (s *FileSource) ZeroCopyReadPacketData() (data []byte, ci gopacket.CaptureInfo, err error) {
+	data, ref, err := s.ReadPacketInfo()
+	if err != nil {
+		return nil, ci, err
+	}
+	return data, *ref, nil
+}
+
+// ReadPacketInfo is ZeroCopyReadPacketData returning the capture info by
+// reference: like the data, it is valid until the next call, and the
+// caller must not change it. The worker reads packets through it: a
+// CaptureInfo returned by value is copied on every packet, right after
+// it was written, which the CPU does slowly.
+func (s *FileSource) ReadPacketInfo() ([]byte, *gopacket.CaptureInfo, error) {
 	if s.closed.Load() {
-		return nil, ci, io.EOF
+		return nil, nil, io.EOF
 	}
 	if len(s.pending) > 0 {
-		err = s.pending[0]
+		err := s.pending[0]
 		s.pending[0] = nil
 		s.pending = s.pending[1:]
-		return nil, ci, err
+		return nil, nil, err
 	}
 	if s.consumed {
 		s.consumed = false
 		if err := s.advance(); err != nil {
-			return nil, ci, err
+			return nil, nil, err
 		}
 	}
 	if len(s.heap) == 0 {
-		return nil, ci, io.EOF
+		return nil, nil, io.EOF
 	}
 	cf := s.heap[0]
 	s.consumed = true
 	s.stats.Packets++
 	s.stats.Bytes += uint64(len(cf.data))
 	s.posFile, s.posPacket = cf.path, cf.n
-	return cf.data, cf.ci, nil
+	return cf.data, &cf.ci, nil
 }
 
 // fill reads the next packet of cf into its head.

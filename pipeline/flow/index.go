@@ -60,7 +60,7 @@ func (ix *index) find(k *Key, sl *slab) (int, uint64) {
 		}
 		if e>>32 == tag {
 			slot := int(uint32(e)) - 1
-			if sl.at(slot).key == *k {
+			if sl.at(slot).key.equal(k) {
 				return slot, h
 			}
 		}

@@ -116,11 +116,22 @@ func icmpCounterpart(v6 bool, typ uint8) (uint8, bool) {
 // endpoint sent it: fromB is true when the packet's source is endpoint B.
 // oneWay is true for ICMP messages without a counterpart type.
 func packetKey(p *decode.Packet) (k Key, fromB, oneWay bool) {
+	fromB, oneWay = packetKeyTo(p, &k)
+	return k, fromB, oneWay
+}
+
+// packetKeyTo is packetKey writing the key into *k, every field of which
+// it sets. It orders the endpoints on the addresses as two 64-bit words
+// each and stores those words, rather than going through As16's arrays:
+// copying an array written a word at a time with wider loads stalls the
+// store-to-load forwarding of the CPU, on every packet.
+func packetKeyTo(p *decode.Packet, k *Key) (fromB, oneWay bool) {
 	k.IPv6 = p.Net == decode.NetIPv6
 	k.Proto = p.Proto
 	k.VLAN = p.VLAN
 	k.InnerVLAN = p.InnerVLAN
-	src, dst := p.Src.As16(), p.Dst.As16()
+	sh, sl := addrWords(p.Src)
+	dh, dl := addrWords(p.Dst)
 	var sp, dp uint16
 	switch {
 	case hasPorts(p.Proto):
@@ -134,23 +145,60 @@ func packetKey(p *decode.Packet) (k Key, fromB, oneWay bool) {
 			oneWay = true
 		}
 	}
-	if less(src, dst, sp, dp) {
-		k.A, k.B, k.PortA, k.PortB = src, dst, sp, dp
-		return k, false, oneWay
+	if lessWords(sh, sl, sp, dh, dl, dp) {
+		putWords(&k.A, sh, sl)
+		putWords(&k.B, dh, dl)
+		k.PortA, k.PortB = sp, dp
+		return false, oneWay
 	}
-	k.A, k.B, k.PortA, k.PortB = dst, src, dp, sp
-	return k, true, oneWay
+	putWords(&k.A, dh, dl)
+	putWords(&k.B, sh, sl)
+	k.PortA, k.PortB = dp, sp
+	return true, oneWay
+}
+
+// addrWords returns a's 16-byte form (IPv4 4-in-6 mapped, as As16) as two
+// big-endian words.
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		v := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+func putWords(dst *[16]byte, hi, lo uint64) {
+	binary.BigEndian.PutUint64(dst[:8], hi)
+	binary.BigEndian.PutUint64(dst[8:], lo)
+}
+
+// equal reports whether two keys are the same, comparing the addresses a
+// word at a time (see packetKeyTo).
+func (k *Key) equal(o *Key) bool {
+	return binary.LittleEndian.Uint64(k.A[:8]) == binary.LittleEndian.Uint64(o.A[:8]) &&
+		binary.LittleEndian.Uint64(k.A[8:]) == binary.LittleEndian.Uint64(o.A[8:]) &&
+		binary.LittleEndian.Uint64(k.B[:8]) == binary.LittleEndian.Uint64(o.B[:8]) &&
+		binary.LittleEndian.Uint64(k.B[8:]) == binary.LittleEndian.Uint64(o.B[8:]) &&
+		k.PortA == o.PortA && k.PortB == o.PortB && k.VLAN == o.VLAN && k.InnerVLAN == o.InnerVLAN &&
+		k.Proto == o.Proto && k.IPv6 == o.IPv6
 }
 
 // less orders endpoints by address, then port (the Community ID order).
 // Equal endpoints count as ordered.
 func less(a, b [16]byte, pa, pb uint16) bool {
 	// Two big-endian words compare like the 16 bytes one by one.
-	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
-		return x < y
+	return lessWords(binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:]), pa,
+		binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), pb)
+}
+
+// lessWords is less on addresses given as two big-endian words each.
+func lessWords(ah, al uint64, pa uint16, bh, bl uint64, pb uint16) bool {
+	if ah != bh {
+		return ah < bh
 	}
-	if x, y := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]); x != y {
-		return x < y
+	if al != bl {
+		return al < bl
 	}
 	return pa <= pb
 }

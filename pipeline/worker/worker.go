@@ -148,8 +148,22 @@ func (w *Worker) Run(ctx context.Context, report func(error), progress func(*Cou
 		report = func(error) {}
 	}
 	w.report = report
+	// A source that hands out its capture info by reference (a file
+	// replay) saves the copy of it per packet.
+	ref, _ := w.src.(interface {
+		ReadPacketInfo() ([]byte, *gopacket.CaptureInfo, error)
+	})
+	var own gopacket.CaptureInfo
 	for {
-		data, ci, err := w.src.ZeroCopyReadPacketData()
+		var data []byte
+		var ci *gopacket.CaptureInfo
+		var err error
+		if ref != nil {
+			data, ci, err = ref.ReadPacketInfo()
+		} else {
+			data, own, err = w.src.ZeroCopyReadPacketData()
+			ci = &own
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -175,7 +189,7 @@ func (w *Worker) Run(ctx context.Context, report func(error), progress func(*Cou
 			continue
 		}
 		if w.tap != nil {
-			w.tap(data, ci, w.linkType(ci.InterfaceIndex))
+			w.tap(data, *ci, w.linkType(ci.InterfaceIndex))
 		}
 		w.packet(data, ci.Timestamp, ci.Length, ci.InterfaceIndex)
 		if w.c.Packets&0xffff == 0 {
