@@ -73,6 +73,7 @@ func New(cfg Config, tokensPath string, deps Deps) (*Server, error) {
 	s.mux.Handle("GET /{$}", http.FileServerFS(static))
 	s.mux.Handle("GET /console.js", http.FileServerFS(static))
 	s.mux.Handle("GET /console.css", http.FileServerFS(static))
+	s.mux.Handle("GET /favicon.svg", http.FileServerFS(static))
 	s.mux.HandleFunc("GET /metrics", s.auth(RoleViewer, s.metrics))
 	s.mux.HandleFunc("GET /api/v1/status", s.auth(RoleViewer, s.status))
 	s.mux.HandleFunc("GET /api/v1/alerts", s.auth(RoleViewer, s.alerts))

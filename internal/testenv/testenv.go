@@ -41,6 +41,8 @@ func debianPackage(tool string) string {
 	switch tool {
 	case "editcap", "mergecap", "capinfos":
 		return "wireshark-common"
+	case "chromedriver":
+		return "chromium-driver"
 	}
 	return tool
 }
