@@ -70,6 +70,21 @@ type message struct {
 	// empty, so that Match can check a whole message without allocating
 	// (with questions and answers given stack backing arrays).
 	validate bool
+	// reuse holds names the session has as strings already (its waiting
+	// queries'): a question with one of them shares its string instead
+	// of allocating another (a response repeats its query's question).
+	reuse  [4]string
+	nreuse int
+}
+
+// questionName returns name as a string, one of m.reuse when equal.
+func (m *message) questionName(name []byte) string {
+	for _, k := range m.reuse[:m.nreuse] {
+		if string(name) == k {
+			return k
+		}
+	}
+	return string(name)
 }
 
 func (m *message) anomaly(a string) {
@@ -129,7 +144,7 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 		off += 4
 		if len(m.questions) < maxQuestions {
 			if !m.validate {
-				q.name = string(name)
+				q.name = m.questionName(name)
 			}
 			m.questions = append(m.questions, q)
 		}

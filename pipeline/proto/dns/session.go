@@ -121,6 +121,10 @@ next:
 func (s *Session) message(ts time.Time, b []byte) {
 	s.expire(ts)
 	m := message{maxAnswers: s.cfg.MaxAnswers, mdns: s.variant == VariantMDNS, questions: s.questions[:0]}
+	for i := len(s.pending) - 1; i >= 0 && m.nreuse < len(m.reuse); i-- {
+		m.reuse[m.nreuse] = s.pending[i].Name
+		m.nreuse++
+	}
 	// Names are decoded into a buffer on the stack (most sessions see one
 	// query and its response: a buffer kept in the session would be grown
 	// anew for each).

@@ -50,6 +50,8 @@ type Record struct {
 	reqCL, respCL int64
 
 	ntlm    *ntlmState // nil unless an NTLM message was seen
+	hosts   [2]string  // RelatedHosts' backing array
+	users   [1]string  // RelatedUsers' backing array
 	respAt  time.Time
 	emitted bool
 	bodyGap bool // bytes of the response were lost (counted as body)
@@ -114,15 +116,23 @@ func (r *Record) finish() {
 	if r.HasRequest && r.HasResponse {
 		r.Duration = r.respAt.Sub(r.Timestamp)
 	}
-	r.RelatedHosts = r.RelatedHosts[:0]
+	// Into the record's own arrays: no allocation per record.
+	n := 0
 	if r.Domain != "" {
-		r.RelatedHosts = append(r.RelatedHosts, r.Domain)
+		r.hosts[n] = r.Domain
+		n++
 	}
 	if r.Workstation != "" {
-		r.RelatedHosts = append(r.RelatedHosts, r.Workstation)
+		r.hosts[n] = r.Workstation
+		n++
+	}
+	r.RelatedHosts = nil
+	if n > 0 {
+		r.RelatedHosts = r.hosts[:n:n]
 	}
 	if r.User != "" {
-		r.RelatedUsers = append(r.RelatedUsers[:0], r.User)
+		r.users[0] = r.User
+		r.RelatedUsers = r.users[:1:1]
 	}
 }
 

@@ -353,8 +353,10 @@ func (s *Session) response(h *half, ts time.Time, block []byte) error {
 	r.respAt = ts
 	r.Status = status
 	r.RespVersion = version
-	r.RespContentType = string(ctype)
-	r.Server = string(server)
+	var text strs
+	text.add(&r.RespContentType, ctype)
+	text.add(&r.Server, server)
+	text.done()
 	r.RespHeaderBytes = len(block)
 	if f.hasLength {
 		r.respCL = f.length
