@@ -109,6 +109,25 @@ func TestLearnAndView(t *testing.T) {
 	if h := m.HourOfWeek(t0); h != 24+9 || e.Hours[h] != 1 || e.Hours[h+24] != 1 || e.Hours.Total() != 5 {
 		t.Errorf("hours: how(t0)=%d, hist[%d]=%d, total %d", h, h, e.Hours[h], e.Hours.Total())
 	}
+	// EdgeActiveIn is Edge's hours without the copy: marked hours with a
+	// count answer true, others false.
+	var mark [HoursPerWeek]bool
+	if m.EdgeActiveIn(EdgeKey{ws, dc, 445, 6}, &mark) {
+		t.Error("EdgeActiveIn with no hour marked")
+	}
+	for h, n := range e.Hours {
+		mark = [HoursPerWeek]bool{}
+		mark[h] = true
+		if got := m.EdgeActiveIn(EdgeKey{ws, dc, 445, 6}, &mark); got != (n > 0) {
+			t.Errorf("EdgeActiveIn(hour %d) = %v, Edge counts %d", h, got, n)
+		}
+	}
+	for h := range mark {
+		mark[h] = true
+	}
+	if m.EdgeActiveIn(EdgeKey{ws, fs, 9999, 6}, &mark) {
+		t.Error("EdgeActiveIn of an edge never learned")
+	}
 	if _, ok := m.Edge(EdgeKey{ws, netip.MustParseAddr("10.10.3.99"), 3389, 6}); ok {
 		t.Error("a refused connection was learned as an edge")
 	}

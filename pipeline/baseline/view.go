@@ -17,6 +17,9 @@ type View interface {
 	Span() (from, to time.Time)
 	// Edge returns what is known of client using server:port/proto.
 	Edge(k EdgeKey) (Edge, bool)
+	// EdgeActiveIn reports whether client used server:port/proto in any
+	// hour of week marked in hours: Edge's Hours without the copy.
+	EdgeActiveIn(k EdgeKey, hours *[HoursPerWeek]bool) bool
 	// ClientServers counts the servers client used on port/proto.
 	ClientServers(client netip.Addr, port uint16, proto uint8) int
 	// Host reports whether a was seen, its inferred role ("" when it offers
@@ -51,6 +54,20 @@ func (m *Model) Edge(k EdgeKey) (Edge, bool) {
 		return e.export(), true
 	}
 	return Edge{}, false
+}
+
+// EdgeActiveIn implements View.
+func (m *Model) EdgeActiveIn(k EdgeKey, hours *[HoursPerWeek]bool) bool {
+	e := m.edges[key(k)]
+	if e == nil {
+		return false
+	}
+	for h, n := range e.hours {
+		if n > 0 && hours[h] {
+			return true
+		}
+	}
+	return false
 }
 
 // ClientServers implements View.

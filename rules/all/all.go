@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"mamori/pipeline/baseline"
+	"mamori/pipeline/event"
 	"mamori/rules"
 	"mamori/rules/maintwindow"
 	"mamori/rules/newpeer"
@@ -114,6 +115,8 @@ func Detectors(c Config, site rules.Site, base baseline.View) ([]Named, error) {
 		return nil, err
 	}
 	var out []Named
+	names := rules.NewSharedNames(sharedFlows, sharedAddrs)
+	shared := false
 	for _, r := range Rules() {
 		if slices.Contains(c.Disable, r.Meta.ID) {
 			continue
@@ -122,7 +125,46 @@ func Detectors(c Config, site rules.Site, base baseline.View) ([]Named, error) {
 		if err != nil {
 			return nil, err
 		}
+		if u, ok := d.(rules.NameUser); ok {
+			u.UseNames(names)
+			shared = true
+		}
 		out = append(out, Named{r.Meta.ID, d})
 	}
+	if shared {
+		// The last detector learns each record's names for all of them
+		// once they all saw it (and forgets a finished flow's name).
+		last := &out[len(out)-1]
+		last.Detector = &keeper{last.Detector, names}
+	}
 	return out, nil
+}
+
+// The shared name memory's bounds: the largest any rule had on its own
+// (server names of 16,384 flows awaiting their records; DNS names of
+// 65,536 addresses).
+const (
+	sharedFlows = 16_384
+	sharedAddrs = 65_536
+)
+
+// keeper is a detector followed by the shared name memory's work on each
+// record. It reports the detector's counters.
+type keeper struct {
+	rules.Detector
+	names *rules.Names
+}
+
+// Observe implements rules.Detector.
+func (k *keeper) Observe(r event.Record, raise rules.Raise) {
+	k.Detector.Observe(r, raise)
+	k.names.Done(r)
+}
+
+// Stats implements rules.Stats.
+func (k *keeper) Stats() []event.MetricValue {
+	if st, ok := k.Detector.(rules.Stats); ok {
+		return st.Stats()
+	}
+	return nil
 }

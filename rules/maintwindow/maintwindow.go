@@ -102,14 +102,19 @@ func (d *Detector) inWindow(v *rules.VendorInfo, t time.Time) bool {
 	return v.InWindow(t, loc) || v.InWindow(t.Add(d.cfg.Grace), loc) || v.InWindow(t.Add(-d.cfg.Grace), loc)
 }
 
+// UseNames implements rules.NameUser.
+func (d *Detector) UseNames(n *rules.Names) { d.names = n }
+
 // Observe implements rules.Detector.
 func (d *Detector) Observe(r event.Record, raise rules.Raise) {
+	if len(d.vendors) == 0 {
+		return // nothing to watch: not even names
+	}
 	f, ok := r.(*event.Flow)
 	if !ok {
-		d.names.Observe(r)
-		return
-	}
-	if len(d.vendors) == 0 {
+		if !d.names.Shared() {
+			d.names.Observe(r)
+		}
 		return
 	}
 	src, dst := f.Source.IP.Unmap(), f.Destination.IP.Unmap()
@@ -142,9 +147,7 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 		}
 		return
 	}
-	if f.Final {
-		d.names.Flow(f, dst)
-	}
+	d.names.Forget(f)
 	// The via host (VPN router inside address, jump host) to internal hosts.
 	if !d.site.IsInternal(src) || !d.site.IsInternal(dst) || src == dst || d.site.IsInfrastructure(dst) {
 		return

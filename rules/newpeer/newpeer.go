@@ -74,11 +74,16 @@ func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
 		many:  rules.NewEpisodes[netip.Addr](time.Hour, 4096)}, nil
 }
 
+// UseNames implements rules.NameUser.
+func (d *Detector) UseNames(n *rules.Names) { d.names = n }
+
 // Observe implements rules.Detector.
 func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 	f, ok := r.(*event.Flow)
 	if !ok {
-		d.names.Observe(r)
+		if !d.names.Shared() {
+			d.names.Observe(r)
+		}
 		return
 	}
 	src, dst := f.Source.IP.Unmap(), f.Destination.IP.Unmap()
@@ -226,9 +231,10 @@ func (d *Detector) raiseNew(host, peer netip.Addr, names []string, f *event.Flow
 // grow updates an alerted pair: it re-raises only when the severity rises
 // (the peer answered at last, a large upload, a risky port).
 func (d *Detector) grow(ep *rules.Episode, host, peer netip.Addr, f *event.Flow, inbound, failed bool, raise rules.Raise) {
-	if ep.Alert.Rule.ID == "" {
+	if ep.Raised == 0 {
 		// A pair folded into its host's episode: never raised alone, only
-		// its time counts (Expire).
+		// its time counts (Expire). (Raised, not the alert's rule id: it
+		// is on the episode's first cache line.)
 		if f.End.After(ep.Last) {
 			ep.Last = f.End
 		}

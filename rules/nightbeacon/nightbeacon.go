@@ -48,8 +48,7 @@ type Detector struct {
 	night [baseline.HoursPerWeek]bool // hours of week that are (partly) night
 
 	series map[key]*series
-	tags   *rules.FlowTags // server names by flow
-	names  map[netip.Addr]string
+	names  *rules.Names         // server names by flow, DNS names by address
 	eps    *rules.Episodes[key] // by episodeKey
 	// raisedBy is the series that last raised each open episode, for the
 	// episode's final update (one entry per episode; dropped with it).
@@ -123,8 +122,8 @@ func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
 	// An episode stays open as long as its series may go on (a gap of up
 	// to 4·MaxPeriod: missed beats), and at least two hours.
 	d := &Detector{cfg: cfg, site: site, base: base, series: map[key]*series{},
-		tags: rules.NewFlowTags(8192), names: map[netip.Addr]string{},
-		eps: rules.NewEpisodes[key](max(2*time.Hour, 4*cfg.MaxPeriod), cfg.MaxPairs), raisedBy: map[key]key{}}
+		names: rules.NewNamesSized(8192, maxNames),
+		eps:   rules.NewEpisodes[key](max(2*time.Hour, 4*cfg.MaxPeriod), cfg.MaxPairs), raisedBy: map[key]key{}}
 	start, end := d.site.NightHours()
 	for h := range baseline.HoursPerWeek {
 		m := (h % 24) * 60
@@ -143,6 +142,9 @@ func inSpan(m, start, end int) bool {
 
 const maxNames = 65_536
 
+// UseNames implements rules.NameUser.
+func (d *Detector) UseNames(n *rules.Names) { d.names = n }
+
 // Observe implements rules.Detector.
 func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 	if f, ok := r.(*event.Flow); ok {
@@ -153,44 +155,28 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 	if !ok {
 		return
 	}
-	base := b.BaseRecord()
-	if n, ok := r.(rules.ServerNamer); ok {
-		if name := baseline.NormalizeName(n.ServerName()); name != "" {
-			d.tags.Put(base.FlowID, rules.FlowTag{Protocol: base.Protocol, Detail: name})
-		}
-	}
-	if res, ok := r.(rules.Resolver); ok {
-		name, addrs := res.DNSResolution()
-		if name = baseline.NormalizeName(name); name != "" {
-			for _, a := range addrs {
-				if len(d.names) >= maxNames {
-					clear(d.names)
-				}
-				d.names[a.Unmap()] = name
-			}
-		}
+	if !d.names.Shared() {
+		d.names.Observe(r)
 	}
 	if q, ok := r.(DNSQuestion); ok {
-		d.dns(base, q.DNSQuestion(), raise)
+		d.dns(b.BaseRecord(), q.DNSQuestion(), raise)
 	}
 }
 
 func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
-	tag, _ := d.tags.Take(f.ID, f.Final)
 	if !f.Final && f.Reason == event.EndActive {
 		return // an interim record of a long flow: its start was seen
 	}
 	if f.Transport != 6 && f.Transport != 17 || !d.isNight(f.Start) {
+		d.names.Forget(f)
 		return
 	}
 	src, dst := f.Source.IP.Unmap(), f.Destination.IP.Unmap()
 	if !d.site.IsInternal(src) || !(d.site.IsExternal(dst) || d.cfg.InternalPeers && d.site.IsInternal(dst) && src != dst) {
+		d.names.Forget(f)
 		return
 	}
-	name := tag.Detail
-	if name == "" {
-		name = d.names[dst]
-	}
+	name := d.names.Name(f, dst)
 	var nameBuf [1]string
 	names := nameBuf[:0]
 	if name != "" {
@@ -261,16 +247,7 @@ func (d *Detector) known(k key, name string) bool {
 	if name != "" && d.base.UsedName(k.src, name, true) {
 		return true
 	}
-	e, ok := d.base.Edge(baseline.EdgeKey{Client: k.src, Server: k.dst, Port: k.port, Proto: k.proto})
-	if !ok {
-		return false
-	}
-	for h, n := range e.Hours {
-		if n > 0 && d.night[h] {
-			return true
-		}
-	}
-	return false
+	return d.base.EdgeActiveIn(baseline.EdgeKey{Client: k.src, Server: k.dst, Port: k.port, Proto: k.proto}, &d.night)
 }
 
 func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id event.FlowID, cid event.CommunityID, name string, raise rules.Raise) {
@@ -305,7 +282,10 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	// Flow records come when flows end, not quite in start order: a beat
 	// is put in its place, or merged with a neighbour less than mergeGap
 	// away.
-	i, _ := slices.BinarySearchFunc(s.times, at, func(a, b time.Time) int { return a.Compare(b) })
+	i := len(s.times)
+	if i > 0 && !at.After(s.times[i-1]) { // not the usual beat after the last
+		i, _ = slices.BinarySearchFunc(s.times, at, func(a, b time.Time) int { return a.Compare(b) })
+	}
 	switch {
 	case i > 0 && at.Sub(s.times[i-1]) < mergeGap:
 		s.sizes[i-1] += size
@@ -330,8 +310,12 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		s.slack--
 	}
 	s.total++
-	s.times = slices.Insert(s.times, i, at)
-	s.sizes = slices.Insert(s.sizes, i, size)
+	if i == len(s.times) {
+		s.times, s.sizes = append(s.times, at), append(s.sizes, size)
+	} else {
+		s.times = slices.Insert(s.times, i, at)
+		s.sizes = slices.Insert(s.sizes, i, size)
+	}
 	if len(s.times) > maxBeats {
 		s.times = slices.Delete(s.times, 0, 1)
 		s.sizes = slices.Delete(s.sizes, 0, 1)
@@ -595,7 +579,7 @@ func (d *Detector) Stats() []event.MetricValue {
 		{Name: "episodes", Value: uint64(d.eps.Len())},
 		{Name: "dropped_pairs", Value: d.dropped},
 		{Name: "evicted_episodes", Value: d.eps.Evicted},
-		{Name: "evicted_flow_tags", Value: d.tags.Evicted},
+		{Name: "evicted_flow_tags", Value: d.names.Evicted()},
 	}
 }
 
