@@ -22,6 +22,8 @@ api.tokens (default <sensor.data_dir>/api-tokens, mode 0600). The running
 sensor re-reads the file within a second: no restart is needed.`,
 		`  sudo mamori api -c /etc/mamori/mamori.yaml token add soc-kibana viewer
   sudo mamori api -c /etc/mamori/mamori.yaml token add yamada investigator
+  sudo mamori api -c /etc/mamori/mamori.yaml token list
+  sudo mamori api -c /etc/mamori/mamori.yaml token remove yamada
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8686/metrics
   curl -H "Authorization: Bearer $TOKEN" -o alert.pcap \
     "http://127.0.0.1:8686/api/v1/alerts/$ALERT_ID/pcap?why=INC-2026-0042"`)

@@ -98,6 +98,14 @@ func parse(fs *flag.FlagSet, args []string) (ok bool, code int) {
 		}
 		return false, 2
 	}
+	// Flags stop at the first argument, so "mamori api token remove --help"
+	// would take --help for a token's name: a help flag anywhere is help.
+	for _, a := range fs.Args() {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.Usage()
+			return false, 0
+		}
+	}
 	return true, 0
 }
 

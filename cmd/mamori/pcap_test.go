@@ -61,3 +61,29 @@ func TestPcapCommands(t *testing.T) {
 		t.Errorf("query wrote %v, %v", st, err)
 	}
 }
+
+// TestHelpAfterArguments: --help after a command's arguments prints help
+// and does nothing else (it once removed a token named "--help").
+func TestHelpAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("sensor:\n  data_dir: "+dir+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr := os.Stderr
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	os.Stderr = devnull
+	defer func() { os.Stderr = stderr }()
+	for _, args := range [][]string{
+		{"-c", cfg, "token", "remove", "--help"},
+		{"-c", cfg, "token", "add", "x", "viewer", "-h"},
+	} {
+		if code := runAPI(context.Background(), args); code != 0 {
+			t.Errorf("mamori api %v: exit %d, want 0 (help)", args, code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "api-tokens")); err == nil {
+		t.Error("a help request wrote the tokens file")
+	}
+}
