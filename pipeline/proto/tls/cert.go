@@ -75,14 +75,15 @@ func (c *Cert) render() {
 // server), and parsing one costs far more than looking it up. A
 // certificate up to maxKeyedDER bytes is its own key (a hit costs a map
 // lookup, no hash); a larger one is keyed by its SHA-256 (so that the
-// cache holds at most that many bytes of keys per entry). It is bounded
+// cache holds at most that many bytes of key per entry). It is bounded
 // (oldest out first) and safe for concurrent use; since parseCert is a
 // pure function of the bytes, it changes no output.
 type certCache struct {
-	mu   sync.Mutex
-	idx  map[string]int // key → slot in ring
-	ring []cacheEntry
-	next int
+	mu    sync.Mutex
+	byDER map[string]int   // DER → slot in ring
+	bySum map[[32]byte]int // SHA-256 → slot, for large certificates
+	ring  []cacheEntry
+	next  int
 }
 
 // maxKeyedDER is the largest certificate kept as its own cache key
@@ -90,48 +91,63 @@ type certCache struct {
 const maxKeyedDER = 4096
 
 type cacheEntry struct {
-	key  string
+	der  string // the key in byDER, or "" for one in bySum
+	sum  [32]byte
 	cert Cert
 	set  bool
 }
 
 func newCertCache(n int) *certCache {
-	return &certCache{idx: make(map[string]int, n), ring: make([]cacheEntry, n)}
+	return &certCache{byDER: make(map[string]int, n), bySum: map[[32]byte]int{}, ring: make([]cacheEntry, n)}
 }
 
 // parse returns the certificate parsed from der, from the cache when it
 // was seen before. The Cert's slices are shared and must not be changed.
 func (cc *certCache) parse(der []byte, maxList int) Cert {
-	var sum *[32]byte
-	var key [1 + maxKeyedDER]byte
-	k := key[:0]
-	if len(der) <= maxKeyedDER {
-		k = append(append(k, 'D'), der...)
-	} else {
-		s := sha256.Sum256(der)
-		sum = &s
-		k = append(append(k, 'H'), s[:]...)
+	small := len(der) <= maxKeyedDER
+	var sum [32]byte
+	if !small {
+		sum = sha256.Sum256(der)
 	}
 	cc.mu.Lock()
-	if i, ok := cc.idx[string(k)]; ok {
+	i, ok := 0, false
+	if small {
+		i, ok = cc.byDER[string(der)]
+	} else {
+		i, ok = cc.bySum[sum]
+	}
+	if ok {
 		c := cc.ring[i].cert
 		cc.mu.Unlock()
 		return c
 	}
 	cc.mu.Unlock()
-	if sum == nil {
-		s := sha256.Sum256(der)
-		sum = &s
+	if small {
+		sum = sha256.Sum256(der)
 	}
-	c := parseCert(der, *sum, maxList)
+	c := parseCert(der, sum, maxList)
 	cc.mu.Lock()
-	if _, ok := cc.idx[string(k)]; !ok {
+	if small {
+		_, ok = cc.byDER[string(der)]
+	} else {
+		_, ok = cc.bySum[sum]
+	}
+	if !ok {
 		e := &cc.ring[cc.next]
 		if e.set {
-			delete(cc.idx, e.key)
+			if e.der != "" {
+				delete(cc.byDER, e.der)
+			} else {
+				delete(cc.bySum, e.sum)
+			}
 		}
-		*e = cacheEntry{key: string(k), cert: c, set: true}
-		cc.idx[e.key] = cc.next
+		*e = cacheEntry{sum: sum, cert: c, set: true}
+		if small {
+			e.der = string(der)
+			cc.byDER[e.der] = cc.next
+		} else {
+			cc.bySum[sum] = cc.next
+		}
 		cc.next = (cc.next + 1) % len(cc.ring)
 	}
 	cc.mu.Unlock()

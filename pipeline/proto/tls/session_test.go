@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"slices"
@@ -496,7 +497,8 @@ func TestChainLimit(t *testing.T) {
 func TestCertCache(t *testing.T) {
 	certs := makeCerts(t)
 	cc := newCertCache(2)
-	ders := [][]byte{certs.leaf, certs.ca, certs.self, []byte("junk")}
+	// A certificate over maxKeyedDER is keyed by its hash.
+	ders := [][]byte{certs.leaf, certs.ca, certs.self, []byte("junk"), bytes.Repeat([]byte("j"), maxKeyedDER+1)}
 	done := make(chan bool)
 	for range 4 {
 		go func() {
@@ -513,7 +515,7 @@ func TestCertCache(t *testing.T) {
 	for range 4 {
 		<-done
 	}
-	if len(cc.idx) > 2 {
-		t.Errorf("%d entries in a cache of 2", len(cc.idx))
+	if n := len(cc.byDER) + len(cc.bySum); n > 2 {
+		t.Errorf("%d entries in a cache of 2", n)
 	}
 }
