@@ -2,6 +2,7 @@ package flow
 
 import (
 	"crypto/sha1"
+	"encoding/base64"
 	"encoding/binary"
 
 	"mamori/pipeline/event"
@@ -15,14 +16,17 @@ import (
 // src/dst and sport/dport are the originator's view. For TCP, UDP, SCTP and
 // two-way ICMP the endpoints are ordered; one-way ICMP keeps them as given.
 func CommunityID(seed uint16, k *Key, origIsB bool) event.CommunityID {
+	var c event.CommunityID
+	communityID(&c, seed, k, origIsB)
+	return c
+}
+
+// communityID is CommunityID writing into *dst, as event.NewCommunityID
+// formats it: the table writes it straight into its record.
+func communityID(dst *event.CommunityID, seed uint16, k *Key, origIsB bool) {
 	var buf [2 + 16 + 16 + 2 + 4]byte
 	binary.BigEndian.PutUint16(buf[0:], seed)
-	n := 2
-	addrLen := 4
-	if k.IPv6 {
-		addrLen = 16
-	}
-	a, b := k.A, k.B
+	a, b := &k.A, &k.B
 	pa, pb := k.PortA, k.PortB
 	ports := hasPorts(k.Proto)
 	if k.Proto == protoICMP || k.Proto == protoICMPv6 {
@@ -33,8 +37,16 @@ func CommunityID(seed uint16, k *Key, origIsB bool) event.CommunityID {
 			a, b, pa, pb = b, a, pb, pa
 		}
 	}
-	n += copy(buf[n:], a[16-addrLen:])
-	n += copy(buf[n:], b[16-addrLen:])
+	n := 2
+	if k.IPv6 {
+		copy(buf[2:18], a[:])
+		copy(buf[18:34], b[:])
+		n = 34
+	} else {
+		copy(buf[2:6], a[12:])
+		copy(buf[6:10], b[12:])
+		n = 10
+	}
 	buf[n] = k.Proto
 	buf[n+1] = 0
 	n += 2
@@ -43,7 +55,9 @@ func CommunityID(seed uint16, k *Key, origIsB bool) event.CommunityID {
 		binary.BigEndian.PutUint16(buf[n+2:], pb)
 		n += 4
 	}
-	return event.NewCommunityID(sha1.Sum(buf[:n]))
+	sum := sha1.Sum(buf[:n])
+	dst[0], dst[1] = '1', ':'
+	base64.StdEncoding.Encode(dst[2:], sum[:])
 }
 
 // typeOf returns the ICMP type the originator sent: its "source port".

@@ -57,7 +57,7 @@ func (t *Table) Info(slot int) Info {
 // slot: the identifiers its flow record will carry.
 func (t *Table) Identify(slot int, in *Info) {
 	s := t.slab.at(slot)
-	in.Conn.FlowID = t.flowID(s)
+	t.flowID(&in.Conn.FlowID, s)
 	in.Conn.CommunityID = CommunityID(t.cfg.CommunityIDSeed, &s.key, s.origIsB)
 }
 

@@ -16,7 +16,7 @@ type index struct {
 	entries []uint64
 	mask    uint64
 	n       int
-	seed    uint64
+	seeds   [8]uint64 // hashKey's, from the table's random seed
 }
 
 func newIndex(capacity int, seed uint64) index {
@@ -24,12 +24,36 @@ func newIndex(capacity int, seed uint64) index {
 	for size*3/4 < capacity {
 		size *= 2
 	}
-	return index{entries: make([]uint64, size), mask: uint64(size - 1), seed: seed}
+	ix := index{entries: make([]uint64, size), mask: uint64(size - 1)}
+	for i := range ix.seeds {
+		seed = mix(seed + uint64(i))
+		ix.seeds[i] = seed | 1 // odd: a product with it loses no low bits
+	}
+	return ix
 }
 
-// hashKey mixes the key's 42 bytes into 64 bits (multiply-xorshift, with
-// a per-table random seed so that crafted traffic cannot force collisions).
-func (ix *index) hashKey(k *Key) uint64 { return ix.hashKeyWith(k, ix.seed) }
+// hashKey mixes the key's 42 bytes into 64 bits, under a per-table random
+// seed so that crafted traffic cannot force collisions. It folds the five
+// words of the key with three independent 128-bit products and a final
+// mix, so that they run side by side: hashKeyWith's chain of five is
+// twice as slow, and the index hashes every packet's key.
+func (ix *index) hashKey(k *Key) uint64 {
+	s := &ix.seeds
+	v := uint64(k.PortA) | uint64(k.PortB)<<16 | uint64(k.VLAN)<<32 | uint64(k.InnerVLAN)<<44 | uint64(k.Proto)<<56
+	if k.IPv6 {
+		v ^= 1 << 63
+	}
+	x := mum(binary.LittleEndian.Uint64(k.A[0:8])^s[0], binary.LittleEndian.Uint64(k.A[8:16])^s[1])
+	y := mum(binary.LittleEndian.Uint64(k.B[0:8])^s[2], binary.LittleEndian.Uint64(k.B[8:16])^s[3])
+	z := mum(v^s[4], s[5])
+	return mum(x^y^s[6], z^s[7])
+}
+
+// mum folds the 128-bit product of x and y into 64 bits.
+func mum(x, y uint64) uint64 {
+	hi, lo := bits.Mul64(x, y)
+	return hi ^ lo
+}
 
 func (ix *index) hashKeyWith(k *Key, seed uint64) uint64 {
 	h := seed

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +92,7 @@ type Worker struct {
 	pkt   decode.Packet
 	c     Counters
 
-	internal []netip.Prefix
+	internal netSet
 	links    []layers.LinkType // by interface index, cached from src
 	names    []string
 	reported map[reportKey]bool
@@ -109,10 +110,12 @@ type reportKey struct {
 
 // New builds a Worker reading src and writing records to out.
 func New(cfg Config, src sensor.Source, out Output) (*Worker, error) {
-	w := &Worker{src: src, out: out, dec: decode.New(), internal: cfg.Internal, reported: map[reportKey]bool{}, tap: cfg.Tap}
-	if len(w.internal) == 0 {
-		w.internal = DefaultInternal
+	w := &Worker{src: src, out: out, dec: decode.New(), reported: map[reportKey]bool{}, tap: cfg.Tap}
+	internal := cfg.Internal
+	if len(internal) == 0 {
+		internal = DefaultInternal
 	}
+	w.internal = newNetSet(internal)
 	t, err := flow.New(cfg.Flow, w.emitFlow)
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
@@ -324,7 +327,7 @@ func (w *Worker) reportOnce(ifIndex int, err error) {
 // passes it on.
 func (w *Worker) emitFlow(f *event.Flow, ifIndex int) {
 	f.Interface = w.iface(ifIndex)
-	f.Direction = direction(w.internal, f.Source.IP, f.Destination.IP)
+	f.Direction = direction(&w.internal, f.Source.IP, f.Destination.IP)
 	if w.outErr != nil {
 		return
 	}
@@ -336,7 +339,7 @@ func (w *Worker) emitFlow(f *event.Flow, ifIndex int) {
 // decorate completes a flow's description for protocol records.
 func (w *Worker) decorate(in *flow.Info) {
 	in.Conn.Interface = w.iface(in.IfIndex)
-	in.Conn.Direction = direction(w.internal, in.Conn.Source.Addr(), in.Conn.Destination.Addr())
+	in.Conn.Direction = direction(&w.internal, in.Conn.Source.Addr(), in.Conn.Destination.Addr())
 }
 
 // emitRecord passes a protocol record on.
@@ -358,16 +361,8 @@ func (w *Worker) ProtoCounters() (c dispatch.Counters, ok bool) {
 	return w.apps.Counters(), true
 }
 
-func direction(internal []netip.Prefix, src, dst netip.Addr) string {
-	in := func(a netip.Addr) bool {
-		for _, p := range internal {
-			if p.Contains(a) {
-				return true
-			}
-		}
-		return false
-	}
-	switch s, d := in(src), in(dst); {
+func direction(internal *netSet, src, dst netip.Addr) string {
+	switch s, d := internal.contains(src), internal.contains(dst); {
 	case s && d:
 		return "internal"
 	case s:
@@ -376,6 +371,74 @@ func direction(internal []netip.Prefix, src, dst netip.Addr) string {
 		return "inbound"
 	}
 	return "external"
+}
+
+// netSet is a list of prefixes that tests an address as netip.Prefix's
+// Contains does, on the address's words: every flow record asks it twice.
+type netSet struct {
+	v4 []net4
+	v6 []net6
+}
+
+type net4 struct{ mask, bits uint32 }
+
+type net6 struct{ maskHi, maskLo, hi, lo uint64 }
+
+func newNetSet(prefixes []netip.Prefix) netSet {
+	var n netSet
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			continue // Contains is false for every address
+		}
+		a := p.Masked().Addr()
+		if a.Is4() {
+			mask := uint32(0)
+			if p.Bits() > 0 {
+				mask = ^uint32(0) << (32 - p.Bits())
+			}
+			v := a.As4()
+			n.v4 = append(n.v4, net4{mask: mask, bits: binary.BigEndian.Uint32(v[:])})
+			continue
+		}
+		var mh, ml uint64
+		switch b := p.Bits(); {
+		case b == 0:
+		case b <= 64:
+			mh = ^uint64(0) << (64 - b)
+		default:
+			mh, ml = ^uint64(0), ^uint64(0)<<(128-b)
+		}
+		v := a.As16()
+		n.v6 = append(n.v6, net6{maskHi: mh, maskLo: ml, hi: binary.BigEndian.Uint64(v[:8]), lo: binary.BigEndian.Uint64(v[8:])})
+	}
+	return n
+}
+
+// contains reports whether some prefix contains a: an IPv4 address only
+// an IPv4 prefix, any other address (IPv4-mapped ones too) only an IPv6
+// prefix, an address with a zone none.
+func (n *netSet) contains(a netip.Addr) bool {
+	if a.Is4() {
+		v := a.As4()
+		x := binary.BigEndian.Uint32(v[:])
+		for _, p := range n.v4 {
+			if x&p.mask == p.bits {
+				return true
+			}
+		}
+		return false
+	}
+	if !a.Is6() || a.Zone() != "" {
+		return false
+	}
+	v := a.As16()
+	hi, lo := binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:])
+	for _, p := range n.v6 {
+		if hi&p.maskHi == p.hi && lo&p.maskLo == p.lo {
+			return true
+		}
+	}
+	return false
 }
 
 func count(s []uint64, i int) []uint64 {
