@@ -19,6 +19,10 @@ type Episodes[K comparable] struct {
 	Quiet time.Duration
 	Max   int
 	m     map[K]*Episode
+	// marks are keys remembered with their last time only (Mark): a few
+	// words each instead of an episode's alert, for a rule that folds
+	// many keys into one episode of another key.
+	marks map[K]int64 // unix nanoseconds
 	// nextScan rate-limits Expire's walk over every episode to one per
 	// Quiet/8 of packet time (at least a minute).
 	nextScan time.Time
@@ -49,8 +53,67 @@ func NewEpisodes[K comparable](quiet time.Duration, max int) *Episodes[K] {
 // Get returns the open episode for k, or nil.
 func (e *Episodes[K]) Get(k K) *Episode { return e.m[k] }
 
-// Len is the number of open episodes.
-func (e *Episodes[K]) Len() int { return len(e.m) }
+// Len is the number of open episodes and marked keys.
+func (e *Episodes[K]) Len() int { return len(e.m) + len(e.marks) }
+
+// Mark remembers k, which has no episode of its own, as seen at t (or
+// later, if it was seen later). A marked key counts toward Max and ages
+// like an episode (Expire), but Get does not return it. Opening an episode
+// for a marked key is the caller's mistake.
+func (e *Episodes[K]) Mark(k K, t time.Time) {
+	ns := t.UnixNano()
+	if old, ok := e.marks[k]; ok {
+		e.marks[k] = max(old, ns)
+		return
+	}
+	e.makeRoom()
+	if e.marks == nil {
+		e.marks = make(map[K]int64)
+	}
+	e.marks[k] = ns
+}
+
+// Remark is Mark for a key already marked: it reports false (and does
+// nothing) when k is not.
+func (e *Episodes[K]) Remark(k K, t time.Time) bool {
+	old, ok := e.marks[k]
+	if ok {
+		if ns := t.UnixNano(); ns > old {
+			e.marks[k] = ns
+		}
+	}
+	return ok
+}
+
+// makeRoom drops the oldest episode or mark when Max are held.
+func (e *Episodes[K]) makeRoom() {
+	if e.Max <= 0 || len(e.m)+len(e.marks) < e.Max {
+		return
+	}
+	var oldK K
+	var old *Episode
+	var oldNs int64
+	found, mark := false, false
+	for k2, v := range e.m {
+		if !found || v.Last.Before(old.Last) {
+			oldK, old, found = k2, v, true
+		}
+	}
+	if found {
+		oldNs = old.Last.UnixNano()
+	}
+	for k2, ns := range e.marks {
+		if !found || ns < oldNs {
+			oldK, oldNs, found, mark = k2, ns, true, true
+		}
+	}
+	if mark {
+		delete(e.marks, oldK)
+	} else {
+		delete(e.m, oldK)
+	}
+	e.Evicted++
+}
 
 // Open returns the episode for k, creating it (with a as its alert) when
 // none is open.
@@ -58,17 +121,7 @@ func (e *Episodes[K]) Open(k K, a event.Alert) (ep *Episode, created bool) {
 	if ep := e.m[k]; ep != nil {
 		return ep, false
 	}
-	if e.Max > 0 && len(e.m) >= e.Max {
-		var oldK K
-		var old *Episode
-		for k2, v := range e.m {
-			if old == nil || v.Last.Before(old.Last) {
-				oldK, old = k2, v
-			}
-		}
-		delete(e.m, oldK)
-		e.Evicted++
-	}
+	e.makeRoom()
 	ep = &Episode{Alert: a, Last: a.Last}
 	e.m[k] = ep
 	return ep, true
@@ -128,7 +181,7 @@ func (ep *Episode) Touch(t time.Time) {
 // grew since its last raise (Pending > Raised) it first calls final, which
 // may raise the episode's last update; final may be nil.
 func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
-	if len(e.m) == 0 || now.Before(e.nextScan) {
+	if len(e.m)+len(e.marks) == 0 || now.Before(e.nextScan) {
 		return
 	}
 	e.nextScan = now.Add(max(e.Quiet/8, time.Minute))
@@ -138,6 +191,11 @@ func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
 				final(k, ep)
 			}
 			delete(e.m, k)
+		}
+	}
+	for k, ns := range e.marks {
+		if now.Sub(time.Unix(0, ns)) > e.Quiet {
+			delete(e.marks, k)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -37,4 +38,85 @@ func TestExpireStates(t *testing.T) {
 	if len(state) != 1 || state["open"] == nil || eps.Len() != 1 {
 		t.Errorf("left %d states %v and %d episodes; want only the open one", len(state), state, eps.Len())
 	}
+}
+
+// TestMarks: marked keys share Max with episodes (the oldest of either
+// goes first), age like them, are not episodes for Get, and keep their
+// latest time.
+func TestMarks(t *testing.T) {
+	t0 := time.Date(2026, 4, 7, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	tests := []struct {
+		name    string
+		steps   func(e *Episodes[string])
+		kept    []string // open episodes or marks left
+		evicted uint64
+	}{
+		{"mark is not an episode", func(e *Episodes[string]) { e.Mark("a", at(0)) }, []string{"a"}, 0},
+		{"remark only a mark", func(e *Episodes[string]) {
+			if e.Remark("a", at(1)) {
+				t.Error("Remark of an unmarked key")
+			}
+			e.Mark("a", at(0))
+			if !e.Remark("a", at(1)) {
+				t.Error("Remark of a marked key")
+			}
+		}, []string{"a"}, 0},
+		{"oldest mark evicted for an episode", func(e *Episodes[string]) {
+			e.Mark("m1", at(1))
+			e.Open("e1", event.Alert{Last: at(2)})
+			e.Mark("m2", at(3))
+			e.Open("e2", event.Alert{Last: at(4)})
+		}, []string{"e1", "m2", "e2"}, 1},
+		{"oldest episode evicted for a mark", func(e *Episodes[string]) {
+			e.Open("e1", event.Alert{Last: at(1)})
+			e.Mark("m1", at(2))
+			e.Mark("m2", at(3))
+			e.Mark("m3", at(4))
+		}, []string{"m1", "m2", "m3"}, 1},
+		{"a remarked key is younger", func(e *Episodes[string]) {
+			e.Mark("m1", at(1))
+			e.Mark("m2", at(2))
+			e.Mark("m3", at(3))
+			e.Remark("m1", at(9))
+			e.Mark("m1", at(5)) // an earlier time does not age it
+			e.Mark("m4", at(4))
+		}, []string{"m1", "m3", "m4"}, 1},
+		{"expire", func(e *Episodes[string]) {
+			e.Mark("old", at(0))
+			e.Open("oldep", event.Alert{Last: at(0)})
+			e.Mark("new", at(50))
+			e.Expire(at(61), nil)
+		}, []string{"new"}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEpisodes[string](time.Hour, 3)
+			tc.steps(e)
+			var kept []string
+			for _, k := range []string{"a", "e1", "e2", "m1", "m2", "m3", "m4", "new", "old", "oldep"} {
+				if _, ok := e.marks[k]; ok || e.Get(k) != nil {
+					kept = append(kept, k)
+					if ok && e.Get(k) != nil {
+						t.Errorf("%s both marked and open", k)
+					}
+				}
+			}
+			if !equalSorted(kept, tc.kept) || e.Len() != len(tc.kept) || e.Evicted != tc.evicted {
+				t.Errorf("kept %v (Len %d), evicted %d; want %v, %d", kept, e.Len(), e.Evicted, tc.kept, tc.evicted)
+			}
+			for _, k := range kept {
+				if _, ok := e.marks[k]; ok && e.Get(k) != nil {
+					t.Errorf("Get(%s) returns a mark", k)
+				}
+			}
+		})
+	}
+}
+
+func equalSorted(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -111,6 +111,12 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 		d.grow(ep, host, peer, f, inbound, failed, raise)
 		return
 	}
+	if d.pairs.Remark(pairKey{host, peer}, f.End) {
+		// A pair folded into its host's episode: never raised alone, only
+		// its time counts (Expire).
+		d.names.Forget(f)
+		return
+	}
 	names := d.names.Flow(f, peer)
 	port, proto := f.Destination.Port, f.Transport
 	if _, ok := d.site.Allowed(host, peer, names, port, proto); ok {
@@ -231,15 +237,6 @@ func (d *Detector) raiseNew(host, peer netip.Addr, names []string, f *event.Flow
 // grow updates an alerted pair: it re-raises only when the severity rises
 // (the peer answered at last, a large upload, a risky port).
 func (d *Detector) grow(ep *rules.Episode, host, peer netip.Addr, f *event.Flow, inbound, failed bool, raise rules.Raise) {
-	if ep.Raised == 0 {
-		// A pair folded into its host's episode: never raised alone, only
-		// its time counts (Expire). (Raised, not the alert's rule id: it
-		// is on the episode's first cache line.)
-		if f.End.After(ep.Last) {
-			ep.Last = f.End
-		}
-		return
-	}
 	ep.Touch(f.End)
 	ep.Alert.Evidence.Count++
 	rules.FlowEvidence(&ep.Alert.Evidence, f, 8)
@@ -323,8 +320,9 @@ func (d *Detector) fill(a *event.Alert, host, peer netip.Addr, names []string, f
 
 // fold adds a new peer to the host's "many new peers" episode.
 func (d *Detector) fold(host, peer netip.Addr, names []string, hs *hostState, f *event.Flow, raise rules.Raise) {
-	// Remember the pair so that it is not new again.
-	d.pairs.Open(pairKey{host, peer}, event.Alert{Last: f.End})
+	// Remember the pair so that it is not new again (a mark, not an
+	// episode: a host folding is one that reaches many peers).
+	d.pairs.Mark(pairKey{host, peer}, f.End)
 	if hs.count == 0 {
 		hs.first = f.Start
 	}
