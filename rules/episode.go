@@ -29,6 +29,8 @@ type Episodes[K comparable] struct {
 	// Evicted counts episodes dropped because Max was reached (the oldest
 	// goes first).
 	Evicted uint64
+	// Expired counts episodes closed by Expire.
+	Expired uint64
 }
 
 // Episode is one open episode. (The small fields come first: the ones a
@@ -191,6 +193,7 @@ func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
 				final(k, ep)
 			}
 			delete(e.m, k)
+			e.Expired++
 		}
 	}
 	for k, ns := range e.marks {

@@ -55,10 +55,15 @@ type Detector struct {
 	raisedBy map[key]key
 	now      time.Time
 	sweep    time.Time // next sweep of expired state (once a minute)
-	// oldest is at most the last beat of every series (a series' last
-	// only grows): a sweep can find nothing to drop before
-	// oldest+4·MaxPeriod, and then skips the walk over every series.
+	// oldest is at most the last beat of every series that its time
+	// alone may drop (a series' last only grows; zero: there are none): a
+	// sweep can find none of those to drop before oldest+4·MaxPeriod. The others (held) are past
+	// that time but kept by their open episode: they can go only after an
+	// episode closed (closed counts them, Evicted and Expired). Until
+	// either, a sweep skips the walk over every series.
 	oldest time.Time
+	held   bool
+	closed uint64 // eps.Evicted + eps.Expired at the last walk
 
 	dropped uint64
 	skipped uint64 // beats not scored (see series.slack, and beats of an alerted series)
@@ -66,8 +71,9 @@ type Detector struct {
 	nightSet    bool // isNight's memory: the minute and its answer
 	nightMinute int64
 	nightNow    bool
-	// scoreAll scores every beat (tests compare it with the skipping).
-	scoreAll bool
+	// scoreAll scores every beat, sweepAll walks every series at every
+	// sweep (tests compare them with the skipping).
+	scoreAll, sweepAll bool
 }
 
 type key struct {
@@ -86,6 +92,7 @@ type series struct {
 	total uint64     // beats seen in this series (times keeps the last maxBeats)
 	dst   netip.Addr // the peer's last address
 	times []time.Time
+	tail  time.Time // the last of times (when there are any)
 	sizes []uint64
 	flows []event.FlowID
 	cids  []event.CommunityID
@@ -282,12 +289,17 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	// Flow records come when flows end, not quite in start order: a beat
 	// is put in its place, or merged with a neighbour less than mergeGap
 	// away.
-	i := len(s.times)
-	if i > 0 && !at.After(s.times[i-1]) { // not the usual beat after the last
+	// The usual beat comes after the last one (s.tail): then the beats
+	// kept are not read at all.
+	i, prev := len(s.times), s.tail
+	if i > 0 && !at.After(prev) {
 		i, _ = slices.BinarySearchFunc(s.times, at, func(a, b time.Time) int { return a.Compare(b) })
+		if i > 0 {
+			prev = s.times[i-1]
+		}
 	}
 	switch {
-	case i > 0 && at.Sub(s.times[i-1]) < mergeGap:
+	case i > 0 && at.Sub(prev) < mergeGap:
 		s.sizes[i-1] += size
 		s.last = later(s.last, at)
 		return
@@ -297,7 +309,7 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		return
 	case i == 0 && len(s.times) > 0:
 		return // older than the series kept: ignore
-	case i == len(s.times) && i > 0 && at.Sub(s.times[i-1]) > 4*d.cfg.MaxPeriod:
+	case i == len(s.times) && i > 0 && at.Sub(prev) > 4*d.cfg.MaxPeriod:
 		s.times, s.sizes, s.total, s.slack = s.times[:0], s.sizes[:0], 0, 0 // a new series
 		i = 0
 	}
@@ -316,6 +328,7 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		s.times = slices.Insert(s.times, i, at)
 		s.sizes = slices.Insert(s.sizes, i, size)
 	}
+	s.tail = s.times[len(s.times)-1]
 	if len(s.times) > maxBeats {
 		s.times = slices.Delete(s.times, 0, 1)
 		s.sizes = slices.Delete(s.sizes, 0, 1)
@@ -559,15 +572,21 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 		return
 	}
 	d.sweep = d.now.Add(time.Minute)
-	if d.now.Sub(d.oldest) <= 4*d.cfg.MaxPeriod {
+	closed := d.eps.Evicted + d.eps.Expired
+	if (d.oldest.IsZero() || d.now.Sub(d.oldest) <= 4*d.cfg.MaxPeriod) && (!d.held || closed == d.closed) && !d.sweepAll {
 		return // no series can have expired
 	}
-	d.oldest = time.Time{}
+	d.oldest, d.held, d.closed = time.Time{}, false, closed
 	for k, s := range d.series {
-		if d.now.Sub(s.last) > 4*d.cfg.MaxPeriod && (!s.open || d.eps.Get(d.episodeKey(k)) == nil) {
+		switch {
+		case d.now.Sub(s.last) <= 4*d.cfg.MaxPeriod:
+			if d.oldest.IsZero() || s.last.Before(d.oldest) {
+				d.oldest = s.last
+			}
+		case !s.open || d.eps.Get(d.episodeKey(k)) == nil:
 			delete(d.series, k)
-		} else if d.oldest.IsZero() || s.last.Before(d.oldest) {
-			d.oldest = s.last
+		default:
+			d.held = true
 		}
 	}
 }

@@ -2,6 +2,7 @@ package nightbeacon
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -562,6 +563,54 @@ func TestSkipChangesNothing(t *testing.T) {
 		t.Errorf("%d alerts, %d beats skipped: the comparison proves nothing", alerts, skipped)
 	}
 	t.Logf("%d alerts, %d beats skipped", alerts, skipped)
+}
+
+// TestSweepSkipChangesNothing: skipping the walk over every series when
+// none can be dropped (see Detector.oldest) keeps the same series after
+// every sweep as walking them all each minute, over three nights of
+// beacons, people and beacons that stop.
+func TestSweepSkipChangesNothing(t *testing.T) {
+	dropped, walks := 0, 0
+	for seed := range 3 {
+		r := rand.New(rand.NewPCG(uint64(seed), 13))
+		var recs []event.Record
+		for night := range 3 {
+			for _, rec := range mixedNight(r, 40+20*night) {
+				f := *rec.(*event.Flow)
+				f.Start, f.End = f.Start.Add(time.Duration(night)*24*time.Hour), f.End.Add(time.Duration(night)*24*time.Hour)
+				recs = append(recs, &f)
+			}
+		}
+		fast := newDet(t, Config{}, nil)
+		slow := newDet(t, Config{}, nil)
+		slow.sweepAll = true
+		var cf, cs rulestest.Collector
+		next := recs[0].Time()
+		for _, rec := range recs {
+			for !rec.Time().Before(next) {
+				before := len(slow.series)
+				fast.Tick(next, cf.Raise)
+				slow.Tick(next, cs.Raise)
+				if !maps.EqualFunc(fast.series, slow.series, func(a, b *series) bool { return a.last.Equal(b.last) }) {
+					t.Fatalf("seed %d at %v: %d series kept, %d walking every minute", seed, next, len(fast.series), len(slow.series))
+				}
+				if d := before - len(slow.series); d > 0 {
+					dropped += d
+					walks++
+				}
+				next = next.Add(time.Minute)
+			}
+			fast.Observe(rec, cf.Raise)
+			slow.Observe(rec, cs.Raise)
+		}
+		if g, w := sortedLines(rulestest.NDJSON(cf.Alerts)), sortedLines(rulestest.NDJSON(cs.Alerts)); g != w {
+			t.Fatalf("seed %d: skipping sweeps changed the alerts", seed)
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("no series dropped: the comparison proves nothing")
+	}
+	t.Logf("%d series dropped in %d sweeps", dropped, walks)
 }
 
 func sortedLines(b []byte) string {
