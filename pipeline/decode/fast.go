@@ -33,6 +33,9 @@ func decodeFast(data []byte, p *Packet) bool {
 	l4 := ip[20:min(total, len(ip))] // Ethernet padding removed, as gopacket does
 	remain := total - 20
 	proto := ip[9]
+	// *p is cleared and then filled field by field: a composite literal
+	// is built on the stack and copied, and copying a Packet right after
+	// writing it stalls the CPU's store forwarding, on every packet.
 	switch proto {
 	case 6: // TCP
 		if remain < 20 || len(l4) < 20 {
@@ -42,16 +45,15 @@ func decodeFast(data []byte, p *Packet) bool {
 		if doff < 20 || doff > remain || doff > len(l4) {
 			return false
 		}
-		*p = Packet{
-			SrcPort:    binary.BigEndian.Uint16(l4[0:2]),
-			DstPort:    binary.BigEndian.Uint16(l4[2:4]),
-			TCPFlags:   l4[13],
-			Seq:        binary.BigEndian.Uint32(l4[4:8]),
-			Ack:        binary.BigEndian.Uint32(l4[8:12]),
-			Window:     binary.BigEndian.Uint16(l4[14:16]),
-			Payload:    l4[doff:],
-			PayloadLen: remain - doff,
-		}
+		*p = Packet{}
+		p.SrcPort = binary.BigEndian.Uint16(l4[0:2])
+		p.DstPort = binary.BigEndian.Uint16(l4[2:4])
+		p.TCPFlags = l4[13]
+		p.Seq = binary.BigEndian.Uint32(l4[4:8])
+		p.Ack = binary.BigEndian.Uint32(l4[8:12])
+		p.Window = binary.BigEndian.Uint16(l4[14:16])
+		p.Payload = l4[doff:]
+		p.PayloadLen = remain - doff
 	case 17: // UDP
 		if remain < 8 || len(l4) < 8 {
 			return false
@@ -60,12 +62,11 @@ func decodeFast(data []byte, p *Packet) bool {
 		if ulen < 8 || ulen > remain { // 0 (jumbogram) and errors: the slow path
 			return false
 		}
-		*p = Packet{
-			SrcPort:    binary.BigEndian.Uint16(l4[0:2]),
-			DstPort:    binary.BigEndian.Uint16(l4[2:4]),
-			Payload:    l4[8:min(ulen, len(l4))],
-			PayloadLen: ulen - 8,
-		}
+		*p = Packet{}
+		p.SrcPort = binary.BigEndian.Uint16(l4[0:2])
+		p.DstPort = binary.BigEndian.Uint16(l4[2:4])
+		p.Payload = l4[8:min(ulen, len(l4))]
+		p.PayloadLen = ulen - 8
 	default:
 		return false
 	}

@@ -1,8 +1,9 @@
 package event
 
 import (
-	"encoding/hex"
+	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -92,7 +93,7 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	} else {
 		b = append(b, `},"event":{"kind":"event","category":["network"],"type":["connection","info"],"action":"network_flow","dataset":"mamori.flow","module":"mamori","start":"`...)
 	}
-	b = AppendTime(b, f.Start)
+	b = appendTimeSameDay(b, f.Start, f.End, b[ts:te])
 	b = append(b, `","end":"`...)
 	b = append(b, b[ts:te]...) // event.end is @timestamp
 	b = append(b, `","duration":`...)
@@ -103,12 +104,12 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	b = append(b, f.Reason.String()...)
 	b = append(b, `"},"source":{"ip":"`...)
 	srcIP := len(b)
-	b = f.Source.IP.AppendTo(b)
+	b = appendAddr(b, f.Source.IP)
 	srcEnd := len(b)
 	b = appendEndpointRest(b, &f.Source)
 	b = append(b, `,"destination":{"ip":"`...)
 	dstIP := len(b)
-	b = f.Destination.IP.AppendTo(b)
+	b = appendAddr(b, f.Destination.IP)
 	dstEnd := len(b)
 	b = appendEndpointRest(b, &f.Destination)
 	b = append(b, `,"network":{"transport":"`...)
@@ -127,7 +128,7 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	b = strconv.AppendUint(b, f.Source.Packets+f.Destination.Packets, 10)
 	if f.Direction != "" {
 		b = append(b, `,"direction":`...)
-		b = AppendQuoted(b, f.Direction)
+		b = appendKeyword(b, f.Direction)
 	}
 	if f.VLAN != 0 {
 		b = append(b, `,"vlan":{"id":"`...)
@@ -140,7 +141,7 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 		b = append(b, `"}}`...)
 	}
 	b = append(b, `},"flow":{"id":"`...)
-	b = hex.AppendEncode(b, f.ID[:])
+	b = appendHex12(b, &f.ID)
 	if f.Final {
 		b = append(b, `","final":true},"related":{"ip":`...)
 	} else {
@@ -165,13 +166,13 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	}
 	b = append(b, ']')
 	b = append(b, "},"...)
-	b = appendObserver(b, o, f.Interface)
+	b = appendObserverCached(b, o, f.Interface)
 
 	b = append(b, `,"mamori":{"flow":{`...)
 	sep := false
 	if f.ConnState != "" {
 		b = append(b, `"conn_state":`...)
-		b = AppendQuoted(b, f.ConnState)
+		b = appendKeyword(b, f.ConnState)
 		sep = true
 	}
 	if f.History.Len > 0 {
@@ -250,3 +251,126 @@ type History struct {
 }
 
 func (h History) String() string { return string(h.Buf[:h.Len]) }
+
+// appendTimeSameDay appends t as AppendTime does. ref is a time whose
+// AppendTime text is refText: when t falls on ref's day, as a flow's start
+// and end nearly always do, the date is copied from that text instead of
+// being worked out again.
+func appendTimeSameDay(b []byte, t, ref time.Time, refText []byte) []byte {
+	sec, rsec := t.Unix(), ref.Unix()
+	if sec < 0 || rsec < 0 || sec > maxTimeSec || rsec > maxTimeSec || sec/86400 != rsec/86400 || len(refText) != 30 {
+		return AppendTime(b, t)
+	}
+	rem := int(sec % 86400)
+	h, mi, s := rem/3600, rem/60%60, rem%60
+	ns := t.Nanosecond()
+	var buf [30]byte
+	copy(buf[:11], refText) // "2006-01-02T"
+	put2 := func(i, v int) { buf[i], buf[i+1] = digits2[2*v], digits2[2*v+1] }
+	put2(11, h)
+	buf[13] = ':'
+	put2(14, mi)
+	buf[16] = ':'
+	put2(17, s)
+	buf[19] = '.'
+	put2(20, ns/10000000)
+	put2(22, ns/100000%100)
+	put2(24, ns/1000%100)
+	put2(26, ns/10%100)
+	buf[28] = byte('0' + ns%10)
+	buf[29] = 'Z'
+	return append(b, buf[:]...)
+}
+
+// appendAddr appends a as netip.Addr.AppendTo does, writing IPv4
+// addresses itself from a table of the octets' decimal forms.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.Is4() {
+		return a.AppendTo(b)
+	}
+	v := a.As4()
+	var buf [15]byte
+	n := 0
+	for i, x := range v {
+		if i > 0 {
+			buf[n] = '.'
+			n++
+		}
+		d := &octets[x]
+		buf[n], buf[n+1], buf[n+2] = d[1], d[2], d[3]
+		n += int(d[0])
+	}
+	return append(b, buf[:n]...)
+}
+
+// octets holds each byte's decimal form: its length, then its digits.
+var octets = func() (t [256][4]byte) {
+	for i := range t {
+		s := strconv.Itoa(i)
+		t[i][0] = byte(len(s))
+		copy(t[i][1:], s)
+	}
+	return t
+}()
+
+// appendKeyword appends s quoted, as AppendQuoted does: the keywords a
+// flow record holds (conn_state, network.direction) are short and need no
+// escaping, which a byte loop tells faster than AppendQuoted's setup.
+func appendKeyword(b []byte, s string) []byte {
+	if len(s) > 16 {
+		return AppendQuoted(b, s)
+	}
+	for i := 0; i < len(s); i++ {
+		if !plain[s[i]] {
+			return AppendQuoted(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendHex12 appends a flow ID as 24 lowercase hex digits, as
+// hex.AppendEncode does.
+func appendHex12(b []byte, id *FlowID) []byte {
+	const digits = "0123456789abcdef"
+	var buf [24]byte
+	for i, x := range id {
+		buf[2*i], buf[2*i+1] = digits[x>>4], digits[x&0xf]
+	}
+	return append(b, buf[:]...)
+}
+
+// observerCache holds the observer and host members as appendObserver
+// writes them for the few observer and interface pairs flow records are
+// written with (one a worker, or a replayed file): every flow record
+// carries them. Entries are never changed once stored, and a pair found
+// when every slot is taken is written without the cache, so the cache
+// never allocates more than len(observerCache) times a process.
+var observerCache [4]atomic.Pointer[observerJSON]
+
+type observerJSON struct {
+	o                       *Observer
+	hostname, name, version string
+	iface                   string
+	json                    []byte
+}
+
+func appendObserverCached(b []byte, o *Observer, iface string) []byte {
+	for i := range observerCache {
+		e := observerCache[i].Load()
+		if e == nil {
+			e = &observerJSON{o: o, hostname: o.Hostname, name: o.Name, version: o.Version, iface: iface,
+				json: appendObserver(nil, o, iface)}
+			if !observerCache[i].CompareAndSwap(nil, e) {
+				e = observerCache[i].Load()
+			}
+		}
+		// The fields are compared too: an Observer is read-only once
+		// built, but one changed anyway must not be written stale.
+		if e.o == o && e.iface == iface && e.hostname == o.Hostname && e.name == o.Name && e.version == o.Version {
+			return append(b, e.json...)
+		}
+	}
+	return appendObserver(b, o, iface)
+}

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 
 	"mamori/pipeline/event"
@@ -57,7 +56,21 @@ func communityID(dst *event.CommunityID, seed uint16, k *Key, origIsB bool) {
 	}
 	sum := sha1.Sum(buf[:n])
 	dst[0], dst[1] = '1', ':'
-	base64.StdEncoding.Encode(dst[2:], sum[:])
+	base64Digest(dst[2:], &sum)
+}
+
+// base64Digest writes a SHA-1 digest in standard base64 (with padding)
+// into dst's 28 bytes, as base64.StdEncoding.Encode does, without its
+// general loop.
+func base64Digest(dst []byte, sum *[20]byte) {
+	const enc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	_ = dst[27]
+	for i := range 6 {
+		v := uint(sum[3*i])<<16 | uint(sum[3*i+1])<<8 | uint(sum[3*i+2])
+		dst[4*i], dst[4*i+1], dst[4*i+2], dst[4*i+3] = enc[v>>18&63], enc[v>>12&63], enc[v>>6&63], enc[v&63]
+	}
+	v := uint(sum[18])<<16 | uint(sum[19])<<8
+	dst[24], dst[25], dst[26], dst[27] = enc[v>>18&63], enc[v>>12&63], enc[v>>6&63], '='
 }
 
 // typeOf returns the ICMP type the originator sent: its "source port".

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
@@ -101,6 +102,24 @@ func TestLessIsByteOrder(t *testing.T) {
 		want := c < 0 || (c == 0 && pa <= pb)
 		if got := less(a, b, pa, pb); got != want {
 			t.Fatalf("less(%x, %x, %d, %d) = %v, want %v", a, b, pa, pb, got, want)
+		}
+	}
+}
+
+func TestBase64Digest(t *testing.T) {
+	for i := range 2000 {
+		var sum [20]byte
+		for j := range sum {
+			sum[j] = byte(i*31 + j*j*7 + i>>3*j)
+		}
+		if i < 256 {
+			sum = [20]byte{}
+			sum[i%20] = byte(i)
+		}
+		got := make([]byte, 28)
+		base64Digest(got, &sum)
+		if want := base64.StdEncoding.EncodeToString(sum[:]); string(got) != want {
+			t.Fatalf("%x: got %s, want %s", sum, got, want)
 		}
 	}
 }
