@@ -218,7 +218,12 @@ func (t *Table) create(k *Key, h uint64, fromB bool, p *decode.Packet, ts int64,
 		slot = t.slab.grow()
 	}
 	s := t.slab.at(slot)
-	*s = state{key: *k, first: ts, last: ts, encap: p.Encap}
+	// Cleared, then set field by field: a composite literal would be
+	// built on the stack and copied (see write).
+	*s = state{}
+	s.key = *k
+	s.first, s.last = ts, ts
+	s.encap = p.Encap
 	s.ifIndex = uint16(min(ifIndex, math.MaxUint16))
 	// The originator is the sender of the first packet, except that a
 	// SYN-ACK seen first was sent by the responder (Zeek's '^' flip).
