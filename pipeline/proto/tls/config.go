@@ -27,11 +27,15 @@ type Config struct {
 	// CertCache is how many parsed certificates the parser remembers, by
 	// SHA-256, across connections and workers. Defaults to 1024.
 	CertCache int `yaml:"cert_cache"`
+	// HelloCache is how many distinct ClientHello offers (their lists,
+	// fingerprints and rendered names) the parser remembers across
+	// connections and workers. Defaults to 256.
+	HelloCache int `yaml:"hello_cache"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{HandshakeLimit: 64 << 10, StreamLimit: 64 << 10, MaxCertificates: 8, MaxListItems: 512, CertCache: 1024}
+	return Config{HandshakeLimit: 64 << 10, StreamLimit: 64 << 10, MaxCertificates: 8, MaxListItems: 512, CertCache: 1024, HelloCache: 256}
 }
 
 const maxHandshakeLimit = 1<<24 - 1
@@ -59,6 +63,9 @@ func (c Config) Validate() error {
 	if c.CertCache < 0 {
 		errs = append(errs, errors.New("cert_cache: must not be negative"))
 	}
+	if c.HelloCache < 0 {
+		errs = append(errs, errors.New("hello_cache: must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -78,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CertCache == 0 {
 		c.CertCache = d.CertCache
+	}
+	if c.HelloCache == 0 {
+		c.HelloCache = d.HelloCache
 	}
 	return c
 }

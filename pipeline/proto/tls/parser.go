@@ -18,8 +18,9 @@ const Dataset = "mamori.tls"
 // carrying a ClientHello, or an SSL 2.0-compatible ClientHello, on any port.
 // It is safe for concurrent use.
 type Parser struct {
-	cfg   Config
-	certs *certCache
+	cfg    Config
+	certs  *certCache
+	hellos *helloCache
 	// buffers recycles the handshake reassembly buffers (cap at most
 	// cfg.HandshakeLimit) of sessions that emitted their record.
 	buffers sync.Pool
@@ -36,7 +37,7 @@ func New(cfg Config) (*Parser, error) {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Parser{cfg: cfg, certs: newCertCache(cfg.CertCache)}, nil
+	return &Parser{cfg: cfg, certs: newCertCache(cfg.CertCache), hellos: newHelloCache(cfg.HelloCache)}, nil
 }
 
 // Name implements proto.Parser.

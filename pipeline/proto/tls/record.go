@@ -59,6 +59,11 @@ type ClientSide struct {
 	// certificate; Certs holds what the client sent (TLS ≤ 1.2).
 	CertRequested bool
 	Certs         []Cert
+
+	// hello is the shared helloInfo the lists above came from (nil for a
+	// record built elsewhere): its arrays are copied instead of written
+	// name by name.
+	hello *helloInfo
 }
 
 // ServerSide is what the server chose and showed.
@@ -119,7 +124,11 @@ func (r *Record) body(w *event.JSON) {
 	w.StringIf("server_name", c.ServerName)
 	w.StringIf("ja3", c.JA3)
 	w.StringIf("ja4", c.JA4)
-	if len(c.Ciphers) > 0 {
+	if h := c.hello; h != nil {
+		if h.js.ciphers != nil {
+			rawArray(w, "supported_ciphers", h.js.ciphers)
+		}
+	} else if len(c.Ciphers) > 0 {
 		names(w, "supported_ciphers", len(c.Ciphers), func(i int) string { return cipherName(c.Ciphers[i]) })
 	}
 	if len(c.Certs) > 0 {
@@ -149,23 +158,38 @@ func (r *Record) body(w *event.JSON) {
 		v, _ := versionName(c.Version)
 		w.String("version", v)
 	}
-	if len(c.Versions) > 0 {
-		names(w, "supported_versions", len(c.Versions), func(i int) string { v, _ := versionName(c.Versions[i]); return v })
-	}
-	if len(c.ALPN) > 0 {
-		w.Strings("alpn", c.ALPN...)
-	}
-	if len(c.Extensions) > 0 {
-		names(w, "extensions", len(c.Extensions), func(i int) string { return extensionName(c.Extensions[i]) })
-	}
-	if len(c.Groups) > 0 {
-		names(w, "supported_groups", len(c.Groups), func(i int) string { return groupName(c.Groups[i]) })
-	}
-	if len(c.PointFormats) > 0 {
-		names(w, "ec_point_formats", len(c.PointFormats), func(i int) string { return pointFormatName(c.PointFormats[i]) })
-	}
-	if len(c.SigAlgs) > 0 {
-		names(w, "signature_algorithms", len(c.SigAlgs), func(i int) string { return sigAlgName(c.SigAlgs[i]) })
+	if h := c.hello; h != nil {
+		for _, m := range [...]struct {
+			k   string
+			arr []byte
+		}{
+			{"supported_versions", h.js.versions}, {"alpn", h.js.alpn}, {"extensions", h.js.extensions},
+			{"supported_groups", h.js.groups}, {"ec_point_formats", h.js.pointFormats},
+			{"signature_algorithms", h.js.sigAlgs},
+		} {
+			if m.arr != nil {
+				rawArray(w, m.k, m.arr)
+			}
+		}
+	} else {
+		if len(c.Versions) > 0 {
+			names(w, "supported_versions", len(c.Versions), func(i int) string { v, _ := versionName(c.Versions[i]); return v })
+		}
+		if len(c.ALPN) > 0 {
+			w.Strings("alpn", c.ALPN...)
+		}
+		if len(c.Extensions) > 0 {
+			names(w, "extensions", len(c.Extensions), func(i int) string { return extensionName(c.Extensions[i]) })
+		}
+		if len(c.Groups) > 0 {
+			names(w, "supported_groups", len(c.Groups), func(i int) string { return groupName(c.Groups[i]) })
+		}
+		if len(c.PointFormats) > 0 {
+			names(w, "ec_point_formats", len(c.PointFormats), func(i int) string { return pointFormatName(c.PointFormats[i]) })
+		}
+		if len(c.SigAlgs) > 0 {
+			names(w, "signature_algorithms", len(c.SigAlgs), func(i int) string { return sigAlgName(c.SigAlgs[i]) })
+		}
 	}
 	if c.GREASE {
 		w.Bool("grease", true)

@@ -426,34 +426,17 @@ func (s *Session) setClient(h *clientHello) {
 	if h.serverName != "" {
 		s.rec.RelatedHosts = []string{h.serverName}
 	}
-	for _, vs := range [][]uint16{h.ciphers, h.extensions, h.versions, h.groups, h.sigAlgs} {
-		for _, v := range vs {
-			if isGREASE(v) {
-				c.GREASE = true
-			}
-		}
-	}
-	c.Ciphers = s.list(withoutGREASE(h.ciphers))
-	c.Extensions = s.list(withoutGREASE(h.extensions))
-	c.Versions = s.list(withoutGREASE(h.versions))
-	c.Groups = s.list(withoutGREASE(h.groups))
-	c.SigAlgs = s.list(withoutGREASE(h.sigAlgs))
-	c.PointFormats = h.pointFormats
-	if max := s.p.cfg.MaxListItems; len(c.PointFormats) > max {
-		c.PointFormats = c.PointFormats[:max]
+	in := s.p.hellos.get(h, s.p.cfg.MaxListItems)
+	c.hello = in
+	c.GREASE = in.grease
+	if in.truncated {
 		s.anomaly(anomalyListTruncated)
 	}
-	c.ALPN = h.alpn
-	if max := s.p.cfg.MaxListItems; len(c.ALPN) > max {
-		c.ALPN = c.ALPN[:max]
-		s.anomaly(anomalyListTruncated)
-	}
-	if !h.sslv2 {
-		// JA3 and JA4 are defined on TLS ClientHellos only (tshark and
-		// FoxIO's tools leave SSL 2.0 hellos without them).
-		c.JA3String, c.JA3 = ja3(h)
-		c.JA4, c.JA4Raw = ja4(h)
-	}
+	c.Ciphers, c.Extensions, c.Versions = in.ciphers, in.extensions, in.versions
+	c.Groups, c.SigAlgs = in.groups, in.sigAlgs
+	c.PointFormats, c.ALPN = in.pointFormats, in.alpn
+	c.JA3String, c.JA3 = in.ja3String, in.ja3
+	c.JA4, c.JA4Raw = in.ja4, in.ja4Raw
 }
 
 // list caps a list at MaxListItems, noting when it does.
