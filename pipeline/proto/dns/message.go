@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
-	"strings"
 )
 
 // Header flag bits (RFC 1035 §4.1.1, RFC 2535 AD/CD).
@@ -75,6 +74,41 @@ type message struct {
 	// of allocating another (a response repeats its query's question).
 	reuse  [4]string
 	nreuse int
+	// text collects the answers' names and data as bytes, fixes which
+	// answer field gets which part; setText makes them one string (one
+	// allocation per message, not one per value). lastName is the fix of
+	// the last answer's name when it is in text (-1 when not).
+	text     []byte
+	fixes    []textFix
+	lastName int
+}
+
+// textFix places text[start:end] in answers[answer].Data (or .Name).
+type textFix struct {
+	answer     int
+	data       bool
+	start, end int
+}
+
+// fix notes that answer i's Data (or Name) is text from start to its end.
+func (m *message) fix(i int, data bool, start int) {
+	m.fixes = append(m.fixes, textFix{answer: i, data: data, start: start, end: len(m.text)})
+}
+
+// setText sets the answers' strings from text, in one allocation.
+func (m *message) setText() {
+	if len(m.fixes) == 0 {
+		return
+	}
+	s := string(m.text)
+	for _, f := range m.fixes {
+		if f.data {
+			m.answers[f.answer].Data = s[f.start:f.end]
+		} else {
+			m.answers[f.answer].Name = s[f.start:f.end]
+		}
+	}
+	m.fixes = m.fixes[:0]
 }
 
 // questionName returns name as a string, one of m.reuse when equal.
@@ -150,6 +184,7 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 		}
 	}
 	m.end = off
+	m.lastName = -1
 	if m.an > 0 && cap(m.answers) == 0 {
 		// An answer takes at least 11 bytes: no more can follow.
 		m.answers = make([]Answer, 0, min(int(m.an), m.maxAnswers, (len(msg)-off)/11))
@@ -159,29 +194,46 @@ func parse(msg []byte, m *message, scratch []byte) ([]byte, bool) {
 			off, scratch, err = m.record(msg, off, sec, scratch)
 			if err != nil {
 				m.fail(err)
+				m.setText()
 				return scratch, true
 			}
 			m.end = off
 		}
 	}
 	m.complete = true
+	m.setText()
 	return scratch, true
 }
 
-// intern returns name as a string, sharing the first question's or the
-// previous answer's string when it is the same name (answers usually
-// repeat the question's name by a compression pointer).
-func (m *message) intern(name []byte) string {
+// answerName sets the name of answer i (about to be appended as *a):
+// the first question's string or the previous answer's name when it is
+// the same name (answers usually repeat the question's name by a
+// compression pointer), otherwise its own part of text.
+func (m *message) answerName(i int, name []byte, a *Answer) {
 	if m.validate {
-		return ""
+		return
 	}
 	if len(m.questions) > 0 && string(name) == m.questions[0].name {
-		return m.questions[0].name
+		a.Name = m.questions[0].name
+		m.lastName = -1
+		return
 	}
-	if n := len(m.answers); n > 0 && string(name) == m.answers[n-1].Name {
-		return m.answers[n-1].Name
+	if n := len(m.answers); n > 0 {
+		if k := m.lastName; k >= 0 {
+			if f := m.fixes[k]; string(name) == string(m.text[f.start:f.end]) {
+				m.fixes = append(m.fixes, textFix{answer: i, start: f.start, end: f.end})
+				m.lastName = len(m.fixes) - 1
+				return
+			}
+		} else if string(name) == m.answers[n-1].Name {
+			a.Name = m.answers[n-1].Name
+			return
+		}
 	}
-	return string(name)
+	start := len(m.text)
+	m.text = append(m.text, name...)
+	m.fix(i, false, start)
+	m.lastName = len(m.fixes) - 1
 }
 
 func (m *message) fail(err error) {
@@ -234,30 +286,29 @@ func (m *message) record(msg []byte, off, sec int, scratch []byte) (int, []byte,
 		m.answersDropped++
 		return off, scratch, nil
 	}
-	a.Name = m.intern(name)
+	m.answerName(len(m.answers), name, &a)
 	if m.mdns {
 		a.Class &= 0x7FFF // cache-flush bit
 	}
-	scratch = m.rdata(msg, rdOff, rd, &a, scratch)
+	scratch = m.rdata(msg, rdOff, rd, len(m.answers), &a, scratch)
 	m.answers = append(m.answers, a)
 	return off, scratch, nil
 }
 
-// rdata fills a.Data (and a.IP) from the record data rd at offset rdOff.
-func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []byte) []byte {
+// rdata fills a.Data (and a.IP) from the record data rd at offset rdOff;
+// a is answer i, Data its part of m.text.
+func (m *message) rdata(msg []byte, rdOff int, rd []byte, i int, a *Answer, scratch []byte) []byte {
 	bad := func() { m.anomaly(AnomalyBadRData) }
-	name := func(off int) (string, int, bool) {
+	name := func(off int) ([]byte, int, bool) {
 		n, next, err := readName(msg, off, scratch[:0])
 		scratch = n
 		if err != nil || next > rdOff+len(rd) {
 			bad()
-			return "", next, false
+			return nil, next, false
 		}
-		if m.validate {
-			return "", next, true
-		}
-		return string(n), next, true
+		return n, next, true
 	}
+	start := len(m.text)
 	switch a.Type {
 	case 1:
 		if len(rd) != 4 {
@@ -266,7 +317,8 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 		}
 		a.IP = netip.AddrFrom4([4]byte(rd))
 		if !m.validate {
-			a.Data = a.IP.String()
+			m.text = a.IP.AppendTo(m.text)
+			m.fix(i, true, start)
 		}
 	case 28:
 		if len(rd) != 16 {
@@ -275,17 +327,24 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 		}
 		a.IP = netip.AddrFrom16([16]byte(rd))
 		if !m.validate {
-			a.Data = a.IP.String()
+			m.text = a.IP.AppendTo(m.text)
+			m.fix(i, true, start)
 		}
 	case 2, 5, 12, 39: // NS, CNAME, PTR, DNAME
-		a.Data, _, _ = name(rdOff)
+		if n, _, ok := name(rdOff); ok && !m.validate {
+			m.text = append(m.text, n...)
+			m.fix(i, true, start)
+		}
 	case 15: // MX: preference, exchange
 		if len(rd) < 3 {
 			bad()
 			return scratch
 		}
 		if n, _, ok := name(rdOff + 2); ok && !m.validate {
-			a.Data = strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " + n
+			m.text = strconv.AppendUint(m.text, uint64(binary.BigEndian.Uint16(rd)), 10)
+			m.text = append(m.text, ' ')
+			m.text = append(m.text, n...)
+			m.fix(i, true, start)
 		}
 	case 33: // SRV: priority, weight, port, target
 		if len(rd) < 7 {
@@ -293,45 +352,50 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 			return scratch
 		}
 		if n, _, ok := name(rdOff + 6); ok && !m.validate {
-			a.Data = strconv.Itoa(int(binary.BigEndian.Uint16(rd))) + " " +
-				strconv.Itoa(int(binary.BigEndian.Uint16(rd[2:]))) + " " +
-				strconv.Itoa(int(binary.BigEndian.Uint16(rd[4:]))) + " " + n
+			for k := 0; k < 6; k += 2 {
+				m.text = strconv.AppendUint(m.text, uint64(binary.BigEndian.Uint16(rd[k:])), 10)
+				m.text = append(m.text, ' ')
+			}
+			m.text = append(m.text, n...)
+			m.fix(i, true, start)
 		}
 	case 6: // SOA: mname, rname, serial, refresh, retry, expire, minimum
 		mname, next, ok := name(rdOff)
 		if !ok {
 			return scratch
 		}
-		rname, next, ok := name(next)
-		if !ok {
-			return scratch
+		if !m.validate {
+			// Into text before the next name overwrites scratch.
+			m.text = append(m.text, mname...)
+			m.text = append(m.text, ' ')
 		}
-		if next+20 != rdOff+len(rd) {
-			bad()
+		rname, next, ok := name(next)
+		if !ok || next+20 != rdOff+len(rd) {
+			if ok {
+				bad()
+			}
+			m.text = m.text[:start]
 			return scratch
 		}
 		if m.validate {
 			return scratch
 		}
-		var sb strings.Builder
-		sb.WriteString(mname)
-		sb.WriteByte(' ')
-		sb.WriteString(rname)
-		for i := range 5 {
-			sb.WriteByte(' ')
-			sb.WriteString(strconv.FormatUint(uint64(binary.BigEndian.Uint32(msg[next+4*i:])), 10))
+		m.text = append(m.text, rname...)
+		for k := range 5 {
+			m.text = append(m.text, ' ')
+			m.text = strconv.AppendUint(m.text, uint64(binary.BigEndian.Uint32(msg[next+4*k:])), 10)
 		}
-		a.Data = sb.String()
+		m.fix(i, true, start)
 	case 16, 99: // TXT, SPF: character-strings, concatenated
 		buf := scratch[:0]
-		for i := 0; i < len(rd); {
-			n := int(rd[i])
-			if i+1+n > len(rd) {
+		for j := 0; j < len(rd); {
+			n := int(rd[j])
+			if j+1+n > len(rd) {
 				bad()
 				break
 			}
-			buf = appendText(buf, rd[i+1:i+1+n])
-			i += 1 + n
+			buf = appendText(buf, rd[j+1:j+1+n])
+			j += 1 + n
 		}
 		if len(buf) > maxData {
 			buf = buf[:maxData]
@@ -339,7 +403,9 @@ func (m *message) rdata(msg []byte, rdOff int, rd []byte, a *Answer, scratch []b
 		if m.validate {
 			return buf
 		}
-		a.Data = strings.ToValidUTF8(string(buf), "\uFFFD")
+		// appendText leaves printable ASCII only: valid UTF-8 as it is.
+		m.text = append(m.text, buf...)
+		m.fix(i, true, start)
 		scratch = buf
 	}
 	return scratch

@@ -152,7 +152,7 @@ func (p *Parser) NewSession(f *flow.Info, emit proto.Emit) proto.Session {
 	}
 	// All state afresh; only the pending table's array is kept.
 	*s = Session{cfg: p.cfg, domains: p.domains, pool: &p.sessions, emit: emit, conn: f.Conn, tcp: proto.IsTCP(f), variant: VariantDNS,
-		pending: s.pending[:0]}
+		pending: s.pending[:0], text: s.text[:0], fixes: s.fixes[:0]}
 	s.questions = s.qbuf[:0]
 	switch {
 	case f.Conn.Source.Port() == portMDNS || f.Conn.Destination.Port() == portMDNS:

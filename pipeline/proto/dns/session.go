@@ -28,6 +28,10 @@ type Session struct {
 	qbuf      [1]question // questions' first backing array
 	streams   [2]tcpStream
 	carry     []string // anomalies for the next record (gap, skipped message)
+	// text and fixes back each message's answer text (message.text):
+	// copied into one string per message, so kept across messages.
+	text  []byte
+	fixes []textFix
 }
 
 var _ proto.Session = (*Session)(nil)
@@ -117,10 +121,15 @@ next:
 	}
 }
 
+// maxKeptText bounds the answer-text buffer a session (and the pool)
+// keeps between messages.
+const maxKeptText = 8 << 10
+
 // message handles one whole DNS message.
 func (s *Session) message(ts time.Time, b []byte) {
 	s.expire(ts)
-	m := message{maxAnswers: s.cfg.MaxAnswers, mdns: s.variant == VariantMDNS, questions: s.questions[:0]}
+	m := message{maxAnswers: s.cfg.MaxAnswers, mdns: s.variant == VariantMDNS, questions: s.questions[:0],
+		text: s.text[:0], fixes: s.fixes[:0]}
 	for i := len(s.pending) - 1; i >= 0 && m.nreuse < len(m.reuse); i-- {
 		m.reuse[m.nreuse] = s.pending[i].Name
 		m.nreuse++
@@ -131,6 +140,10 @@ func (s *Session) message(ts time.Time, b []byte) {
 	var scratch [512]byte
 	_, ok := parse(b, &m, scratch[:0])
 	s.questions = m.questions[:0]
+	s.text, s.fixes = m.text[:0], m.fixes[:0]
+	if cap(s.text) > maxKeptText {
+		s.text = nil // one large response does not stay with the session
+	}
 	if !ok {
 		// Not even a header and a question: nothing to pair or report on
 		// its own; say so on the next record.
@@ -287,6 +300,6 @@ func (s *Session) Recycle() {
 		return
 	}
 	pool := s.pool
-	*s = Session{pending: s.pending[:0]}
+	*s = Session{pending: s.pending[:0], text: s.text[:0], fixes: s.fixes[:0]}
 	pool.Put(s)
 }
