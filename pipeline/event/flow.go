@@ -266,19 +266,7 @@ func appendTimeSameDay(b []byte, t, ref time.Time, refText []byte) []byte {
 	ns := t.Nanosecond()
 	var buf [30]byte
 	copy(buf[:11], refText) // "2006-01-02T"
-	put2 := func(i, v int) { buf[i], buf[i+1] = digits2[2*v], digits2[2*v+1] }
-	put2(11, h)
-	buf[13] = ':'
-	put2(14, mi)
-	buf[16] = ':'
-	put2(17, s)
-	buf[19] = '.'
-	put2(20, ns/10000000)
-	put2(22, ns/100000%100)
-	put2(24, ns/1000%100)
-	put2(26, ns/10%100)
-	buf[28] = byte('0' + ns%10)
-	buf[29] = 'Z'
+	putClock(&buf, h, mi, s, ns)
 	return append(b, buf[:]...)
 }
 

@@ -168,6 +168,14 @@ func AppendTime(b []byte, t time.Time) []byte {
 	buf[7] = '-'
 	put2(8, d)
 	buf[10] = 'T'
+	putClock(&buf, h, mi, s, ns)
+	return append(b, buf[:]...)
+}
+
+// putClock writes "hh:mm:ss.nnnnnnnnnZ" at buf[11:] (after the date and
+// its "T").
+func putClock(buf *[30]byte, h, mi, s, ns int) {
+	put2 := func(i, v int) { buf[i], buf[i+1] = digits2[2*v], digits2[2*v+1] }
 	put2(11, h)
 	buf[13] = ':'
 	put2(14, mi)
@@ -180,7 +188,6 @@ func AppendTime(b []byte, t time.Time) []byte {
 	put2(26, ns/10%100)
 	buf[28] = byte('0' + ns%10)
 	buf[29] = 'Z'
-	return append(b, buf[:]...)
 }
 
 // The Unix times of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the
