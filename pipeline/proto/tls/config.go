@@ -28,8 +28,9 @@ type Config struct {
 	// SHA-256, across connections and workers. Defaults to 1024.
 	CertCache int `yaml:"cert_cache"`
 	// HelloCache is how many distinct ClientHello offers (their lists,
-	// fingerprints and rendered names) the parser remembers across
-	// connections and workers. Defaults to 256.
+	// fingerprints and rendered names), and as many ServerHello choices
+	// (JA3S), the parser remembers across connections and workers.
+	// Defaults to 256.
 	HelloCache int `yaml:"hello_cache"`
 }
 

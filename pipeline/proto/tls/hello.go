@@ -55,11 +55,14 @@ func (r *reader) vec24() reader { return reader{b: r.bytes(r.u24()), bad: r.bad}
 func (r *reader) empty() bool { return len(r.b) == 0 }
 
 // u16s reads a list of 16-bit values filling r.
-func (r *reader) u16s() []uint16 {
+func (r *reader) u16s() []uint16 { return r.u16sTo(make([]uint16, 0, len(r.b)/2)) }
+
+// u16sTo is u16s appending to dst[:0].
+func (r *reader) u16sTo(dst []uint16) []uint16 {
 	if len(r.b)%2 != 0 {
 		r.bad = true
 	}
-	out := make([]uint16, 0, len(r.b)/2)
+	out := dst[:0]
 	for len(r.b) >= 2 {
 		out = append(out, r.u16())
 	}
@@ -116,36 +119,45 @@ type clientHello struct {
 // header). It reports false on a body that does not hold together.
 func parseClientHello(b []byte) (clientHello, bool) {
 	var h clientHello
+	ok := h.parse(b)
+	return h, ok
+}
+
+// parse is parseClientHello into h, reusing its lists' arrays (a pooled
+// clientHello: nothing of it may be kept after the next parse).
+func (h *clientHello) parse(b []byte) bool {
+	*h = clientHello{ciphers: h.ciphers[:0], extensions: h.extensions[:0], versions: h.versions[:0],
+		groups: h.groups[:0], pointFormats: h.pointFormats[:0], sigAlgs: h.sigAlgs[:0], alpn: h.alpn[:0]}
 	r := reader{b: b}
 	h.version = r.u16()
 	r.bytes(32) // random
 	sid := r.vec8()
 	h.sessionID = len(sid.b)
 	cs := r.vec16()
-	h.ciphers = cs.u16s()
+	h.ciphers = cs.u16sTo(h.ciphers)
 	r.vec8() // compression methods
 	if r.bad || cs.bad || h.sessionID > 32 {
-		return h, false
+		return false
 	}
 	if r.empty() {
-		return h, true // no extensions (SSL 3.0, old TLS)
+		return true // no extensions (SSL 3.0, old TLS)
 	}
 	exts := r.vec16()
 	if r.bad || !r.empty() {
-		return h, false
+		return false
 	}
 	for !exts.empty() {
 		typ := exts.u16()
 		body := exts.vec16()
 		if exts.bad {
-			return h, false
+			return false
 		}
 		h.extensions = append(h.extensions, typ)
 		if !h.extension(typ, body) {
-			return h, false
+			return false
 		}
 	}
-	return h, true
+	return true
 }
 
 // extension reads one ClientHello extension body into h.
@@ -172,29 +184,47 @@ func (h *clientHello) extension(typ uint16, r reader) bool {
 			if list.bad {
 				return false
 			}
-			h.alpn = append(h.alpn, string(p.b))
+			h.alpn = append(h.alpn, alpnString(p.b))
 		}
 		return !r.bad
 	case extSupportedVersions:
 		list := r.vec8()
-		h.versions = list.u16s()
+		h.versions = list.u16sTo(h.versions)
 		return !r.bad && !list.bad
 	case extSupportedGroups:
 		list := r.vec16()
-		h.groups = list.u16s()
+		h.groups = list.u16sTo(h.groups)
 		return !r.bad && !list.bad
 	case extECPointFormats:
 		list := r.vec8()
-		h.pointFormats = append([]uint8(nil), list.b...)
+		h.pointFormats = append(h.pointFormats[:0], list.b...)
 		return !r.bad
 	case extSignatureAlgorithms:
 		list := r.vec16()
-		h.sigAlgs = list.u16s()
+		h.sigAlgs = list.u16sTo(h.sigAlgs)
 		return !r.bad && !list.bad
 	case extEncryptedClientHello:
 		h.ech = true
 	}
 	return true
+}
+
+// alpnString is an ALPN protocol ID as a string, without allocating for
+// the common ones.
+func alpnString(b []byte) string {
+	switch string(b) {
+	case "h2":
+		return "h2"
+	case "http/1.1":
+		return "http/1.1"
+	case "http/1.0":
+		return "http/1.0"
+	case "h3":
+		return "h3"
+	case "spdy/3.1":
+		return "spdy/3.1"
+	}
+	return string(b)
 }
 
 // parseSSLv2Hello reads an SSL 2.0 CLIENT-HELLO body (after the record
@@ -236,7 +266,7 @@ type serverHello struct {
 	sessionID  []byte
 	cipher     uint16
 	extensions []uint16
-	alpn       string
+	alpn       []byte // a view into the message
 	group      uint16 // key_share (TLS 1.3)
 	hasGroup   bool
 	psk        bool
@@ -253,6 +283,14 @@ func (h *serverHello) negotiated() uint16 {
 
 func parseServerHello(b []byte) (serverHello, bool) {
 	var h serverHello
+	ok := h.parse(b)
+	return h, ok
+}
+
+// parse is parseServerHello into h, appending the extensions to
+// h.extensions[:0] (an array the caller may keep on its stack).
+func (h *serverHello) parse(b []byte) bool {
+	*h = serverHello{extensions: h.extensions[:0]}
 	r := reader{b: b}
 	h.version = r.u16()
 	random := r.bytes(32)
@@ -261,21 +299,21 @@ func parseServerHello(b []byte) (serverHello, bool) {
 	h.cipher = r.u16()
 	r.u8() // compression method
 	if r.bad || len(sid.b) > 32 {
-		return h, false
+		return false
 	}
 	h.retry = [32]byte(random) == helloRetryRandom
 	if r.empty() {
-		return h, true
+		return true
 	}
 	exts := r.vec16()
 	if r.bad || !r.empty() {
-		return h, false
+		return false
 	}
 	for !exts.empty() {
 		typ := exts.u16()
 		body := exts.vec16()
 		if exts.bad {
-			return h, false
+			return false
 		}
 		h.extensions = append(h.extensions, typ)
 		switch typ {
@@ -284,17 +322,17 @@ func parseServerHello(b []byte) (serverHello, bool) {
 		case extALPN:
 			list := body.vec16()
 			p := list.vec8()
-			h.alpn = string(p.b)
+			h.alpn = p.b
 		case extKeyShare:
 			h.group, h.hasGroup = body.u16(), true
 		case extPreSharedKey:
 			h.psk = true
 		}
 		if body.bad {
-			return h, false
+			return false
 		}
 	}
-	return h, true
+	return true
 }
 
 // certificateList returns the DER certificates of a TLS ≤ 1.2 Certificate

@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"slices"
 	"sync"
 
 	"mamori/pipeline/event"
@@ -53,12 +54,17 @@ func newHelloInfo(h *clientHello, maxList int) *helloInfo {
 	in.versions = list(withoutGREASE(h.versions))
 	in.groups = list(withoutGREASE(h.groups))
 	in.sigAlgs = list(withoutGREASE(h.sigAlgs))
-	in.pointFormats = h.pointFormats
+	// h may be pooled: its lists are copied (withoutGREASE copies too).
+	if len(h.pointFormats) > 0 {
+		in.pointFormats = slices.Clone(h.pointFormats)
+	}
 	if len(in.pointFormats) > maxList {
 		in.pointFormats = in.pointFormats[:maxList]
 		in.truncated = true
 	}
-	in.alpn = h.alpn
+	if len(h.alpn) > 0 {
+		in.alpn = slices.Clone(h.alpn)
+	}
 	if len(in.alpn) > maxList {
 		in.alpn = in.alpn[:maxList]
 		in.truncated = true
@@ -155,51 +161,102 @@ func appendCount(b []byte, n int) []byte {
 	return append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
-// helloCache remembers helloInfo by the offer's key, bounded (oldest out
-// first) and safe for concurrent use. newHelloInfo is a pure function of
-// the key's contents, so the cache changes no output.
-type helloCache struct {
+// infoCache remembers values built from a key's bytes (helloInfo by a
+// ClientHello's offer, serverInfo by a ServerHello's choice), bounded
+// (oldest out first) and safe for concurrent use. The values are pure
+// functions of the key's contents, so the cache changes no output.
+type infoCache[V any] struct {
 	mu   sync.Mutex
 	byK  map[string]int // key → slot in ring
-	ring []helloSlot
+	ring []infoSlot[V]
 	next int
 }
 
-type helloSlot struct {
-	key  string
-	info *helloInfo
+type infoSlot[V any] struct {
+	key string
+	v   V
+	set bool
 }
 
-func newHelloCache(n int) *helloCache {
-	return &helloCache{byK: make(map[string]int, n), ring: make([]helloSlot, n)}
+func newInfoCache[V any](n int) *infoCache[V] {
+	return &infoCache[V]{byK: make(map[string]int, n), ring: make([]infoSlot[V], n)}
 }
+
+// get returns the value of key, calling build when it is not cached. A
+// key longer than maxHelloKey is built for its caller alone.
+func (c *infoCache[V]) get(key []byte, build func() V) V {
+	if len(key) > maxHelloKey {
+		return build()
+	}
+	c.mu.Lock()
+	if i, ok := c.byK[string(key)]; ok {
+		v := c.ring[i].v
+		c.mu.Unlock()
+		return v
+	}
+	c.mu.Unlock()
+	v := build()
+	c.mu.Lock()
+	if _, ok := c.byK[string(key)]; !ok {
+		e := &c.ring[c.next]
+		if e.set {
+			delete(c.byK, e.key)
+		}
+		*e = infoSlot[V]{key: string(key), v: v, set: true}
+		c.byK[e.key] = c.next
+		c.next = (c.next + 1) % len(c.ring)
+	}
+	c.mu.Unlock()
+	return v
+}
+
+// helloCache holds the helloInfo of recent ClientHello offers.
+type helloCache struct{ c *infoCache[*helloInfo] }
+
+func newHelloCache(n int) *helloCache { return &helloCache{newInfoCache[*helloInfo](n)} }
 
 // get returns h's helloInfo, from the cache when the same offer was seen
 // before.
 func (hc *helloCache) get(h *clientHello, maxList int) *helloInfo {
 	var kb [512]byte
 	key := appendHelloKey(kb[:0], h)
-	if len(key) > maxHelloKey {
-		return newHelloInfo(h, maxList)
+	return hc.c.get(key, func() *helloInfo { return newHelloInfo(h, maxList) })
+}
+
+// serverInfo is what a record takes from a ServerHello's version, cipher
+// and extensions: the extensions without GREASE (capped) and JA3S.
+type serverInfo struct {
+	extensions       []uint16
+	truncated        bool
+	ja3s, ja3sString string
+}
+
+// newServerInfo computes h's serverInfo, as serverHelloMsg did.
+func newServerInfo(h *serverHello, maxList int) *serverInfo {
+	in := &serverInfo{extensions: withoutGREASE(h.extensions)}
+	if len(in.extensions) > maxList {
+		in.extensions, in.truncated = in.extensions[:maxList:maxList], true
+	} else if len(in.extensions) == 0 {
+		in.extensions = nil
 	}
-	hc.mu.Lock()
-	if i, ok := hc.byK[string(key)]; ok {
-		in := hc.ring[i].info
-		hc.mu.Unlock()
-		return in
-	}
-	hc.mu.Unlock()
-	in := newHelloInfo(h, maxList)
-	hc.mu.Lock()
-	if _, ok := hc.byK[string(key)]; !ok {
-		e := &hc.ring[hc.next]
-		if e.info != nil {
-			delete(hc.byK, e.key)
-		}
-		*e = helloSlot{key: string(key), info: in}
-		hc.byK[e.key] = hc.next
-		hc.next = (hc.next + 1) % len(hc.ring)
-	}
-	hc.mu.Unlock()
+	in.ja3sString, in.ja3s = ja3s(h)
 	return in
+}
+
+// serverCache holds the serverInfo of recent ServerHello choices.
+type serverCache struct{ c *infoCache[*serverInfo] }
+
+func newServerCache(n int) *serverCache { return &serverCache{newInfoCache[*serverInfo](n)} }
+
+// get returns h's serverInfo, from the cache when the same choice was
+// seen before.
+func (sc *serverCache) get(h *serverHello, maxList int) *serverInfo {
+	var kb [128]byte
+	key := append(kb[:0], byte(h.version>>8), byte(h.version), byte(h.cipher>>8), byte(h.cipher))
+	for _, v := range h.extensions {
+		if !isGREASE(v) {
+			key = append(key, byte(v>>8), byte(v))
+		}
+	}
+	return sc.c.get(key, func() *serverInfo { return newServerInfo(h, maxList) })
 }

@@ -1,6 +1,7 @@
 package tls
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -119,5 +120,56 @@ func TestHelloCacheTruncated(t *testing.T) {
 		if !in.truncated || len(in.ciphers) != 2 || len(in.alpn) != 2 {
 			t.Fatalf("not truncated: %+v", in)
 		}
+	}
+}
+
+// TestHelloParseReuse: a clientHello parsed into again (as the pooled one
+// is) holds the second hello only, nothing left of the first.
+func TestHelloParseReuse(t *testing.T) {
+	full := hello{version: 0x0303, sid: make([]byte, 32), ciphers: []uint16{0x0a0a, 0x1301, 0xc02f},
+		exts: [][]byte{extSNI("a.example"), alpnExt("h2", "x-custom"), extVersions(0x0304, 0x0303),
+			extGroups(29, 23), extSigAlgs(0x0403), extPoints(0, 1)}}.body()
+	bare := hello{version: 0x0301, ciphers: []uint16{0x002f}, exts: [][]byte{}}.body()
+	norm := func(h clientHello) string {
+		return fmt.Sprintf("%d %d %v %v %q %v %q %v %v %v %v %v %v", h.version, h.sessionID, h.ciphers, h.extensions, h.serverName, h.hasSNI,
+			h.alpn, h.versions, h.groups, h.pointFormats, h.sigAlgs, h.ech, h.sslv2)
+	}
+	var reused clientHello
+	for _, b := range [][]byte{full, bare, full, bare} {
+		fresh, ok := parseClientHello(b)
+		if !ok || !reused.parse(b) {
+			t.Fatal("parse failed")
+		}
+		if got, want := norm(reused), norm(fresh); got != want {
+			t.Errorf("reused %s\nfresh  %s", got, want)
+		}
+	}
+	if alpnString([]byte("x-custom")) != "x-custom" || alpnString([]byte("h2")) != "h2" {
+		t.Error("alpnString")
+	}
+}
+
+// TestServerCache: ServerHellos that differ only in GREASE share one
+// serverInfo equal to the one computed alone; a different choice gets its
+// own.
+func TestServerCache(t *testing.T) {
+	sc := newServerCache(2)
+	a := serverHello{version: 0x0303, cipher: 0xc02f, extensions: []uint16{0xff01, 0x0a0a, 11}}
+	b := serverHello{version: 0x0303, cipher: 0xc02f, extensions: []uint16{0xff01, 11, 0x3a3a}}
+	c := serverHello{version: 0x0303, cipher: 0xc030, extensions: []uint16{0xff01, 11}}
+	ia, ib, ic := sc.get(&a, 512), sc.get(&b, 512), sc.get(&c, 512)
+	if ia != ib {
+		t.Error("GREASE-only difference not shared")
+	}
+	for _, x := range []struct {
+		h  *serverHello
+		in *serverInfo
+	}{{&a, ia}, {&c, ic}} {
+		if want := newServerInfo(x.h, 512); !reflect.DeepEqual(x.in, want) {
+			t.Errorf("cached %+v\nalone %+v", x.in, want)
+		}
+	}
+	if ia.ja3s == ic.ja3s {
+		t.Error("different ciphers, same JA3S")
 	}
 }

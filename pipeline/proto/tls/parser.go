@@ -18,12 +18,16 @@ const Dataset = "mamori.tls"
 // carrying a ClientHello, or an SSL 2.0-compatible ClientHello, on any port.
 // It is safe for concurrent use.
 type Parser struct {
-	cfg    Config
-	certs  *certCache
-	hellos *helloCache
+	cfg     Config
+	certs   *certCache
+	hellos  *helloCache
+	servers *serverCache
 	// buffers recycles the handshake reassembly buffers (cap at most
 	// cfg.HandshakeLimit) of sessions that emitted their record.
 	buffers sync.Pool
+	// hellosParsed recycles the clientHello a ClientHello is parsed
+	// into (its lists' arrays): nothing of it outlives the message.
+	hellosParsed sync.Pool
 }
 
 var (
@@ -37,7 +41,7 @@ func New(cfg Config) (*Parser, error) {
 		return nil, fmt.Errorf("tls: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Parser{cfg: cfg, certs: newCertCache(cfg.CertCache), hellos: newHelloCache(cfg.HelloCache)}, nil
+	return &Parser{cfg: cfg, certs: newCertCache(cfg.CertCache), hellos: newHelloCache(cfg.HelloCache), servers: newServerCache(cfg.HelloCache)}, nil
 }
 
 // Name implements proto.Parser.
@@ -102,6 +106,20 @@ func matchSSLv2(b []byte) bool {
 	sid := int(b[7])<<8 | int(b[8])
 	ch := int(b[9])<<8 | int(b[10])
 	return cs > 0 && cs%3 == 0 && (sid == 0 || sid == 16) && ch >= 16 && ch <= 32 && n == 9+cs+sid+ch
+}
+
+// maxPooledList is the longest list array a pooled clientHello keeps (a
+// hostile hello's huge lists are not kept).
+const maxPooledList = 1024
+
+// recycleHello puts h back in the pool unless its arrays grew large.
+func (p *Parser) recycleHello(h *clientHello) {
+	for _, c := range [...]int{cap(h.ciphers), cap(h.extensions), cap(h.versions), cap(h.groups), cap(h.sigAlgs), cap(h.pointFormats), cap(h.alpn)} {
+		if c > maxPooledList {
+			return
+		}
+	}
+	p.hellosParsed.Put(h)
 }
 
 // NewSession implements proto.Parser.

@@ -393,11 +393,15 @@ func (s *Session) clientHello(body []byte) error {
 		s.rec.Client.Hellos++ // the second one, after a HelloRetryRequest
 		return nil
 	}
-	h, ok := parseClientHello(body)
-	if !ok {
+	h, _ := s.p.hellosParsed.Get().(*clientHello)
+	if h == nil {
+		h = new(clientHello)
+	}
+	defer s.p.recycleHello(h)
+	if !h.parse(body) {
 		return proto.Malformed(reasonClientHello)
 	}
-	s.setClient(&h)
+	s.setClient(h)
 	return nil
 }
 
@@ -455,8 +459,10 @@ func (s *Session) serverHelloMsg(body []byte) error {
 	if s.serverHello {
 		return nil // renegotiation is encrypted; a second one is odd but harmless
 	}
-	h, ok := parseServerHello(body)
-	if !ok {
+	var h serverHello
+	var exts [32]uint16
+	h.extensions = exts[:0]
+	if !h.parse(body) {
 		return proto.Malformed(reasonServerHello)
 	}
 	rec := s.rec
@@ -471,10 +477,16 @@ func (s *Session) serverHelloMsg(body []byte) error {
 	rec.Version = h.negotiated()
 	s.tls13 = isTLS13(rec.Version)
 	rec.Cipher, rec.HasCipher = h.cipher, true
-	rec.NextProtocol = h.alpn
+	if len(h.alpn) > 0 {
+		rec.NextProtocol = alpnString(h.alpn)
+	}
 	rec.Server.Version = h.version
-	rec.Server.Extensions = s.list(withoutGREASE(h.extensions))
-	rec.Server.JA3SString, rec.Server.JA3S = ja3s(&h)
+	in := s.p.servers.get(&h, s.p.cfg.MaxListItems)
+	if in.truncated {
+		s.anomaly(anomalyListTruncated)
+	}
+	rec.Server.Extensions = in.extensions
+	rec.Server.JA3SString, rec.Server.JA3S = in.ja3sString, in.ja3s
 	if h.hasGroup {
 		rec.Curve, rec.HasCurve = h.group, true
 	}
