@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"mamori/pipeline/flow"
 	"mamori/pipeline/proto"
@@ -12,6 +13,9 @@ import (
 // concurrent use by every worker.
 type Parser struct {
 	cfg Config
+	// sessions recycles sessions (their buffers and pending table) after
+	// the dispatcher is done with them.
+	sessions sync.Pool
 }
 
 var (
@@ -161,5 +165,14 @@ var tchar = func() (t [256]bool) {
 
 // NewSession starts the state of one flow.
 func (p *Parser) NewSession(f *flow.Info, emit proto.Emit) proto.Session {
-	return &Session{cfg: p.cfg, emit: emit, conn: f.Conn, hint: proto.PortHint(f, hintPorts[:]...), server: flow.FromServer}
+	s, _ := p.sessions.Get().(*Session)
+	if s == nil {
+		s = new(Session)
+	}
+	// All state afresh; only the buffers' and pending table's arrays are
+	// kept (Recycle emptied them).
+	*s = Session{cfg: p.cfg, emit: emit, conn: f.Conn, hint: proto.PortHint(f, hintPorts[:]...), server: flow.FromServer,
+		pool: &p.sessions, pending: s.pending[:0], scratch: s.scratch[:0]}
+	s.half[0].buf, s.half[1].buf = s.half[0].buf[:0], s.half[1].buf[:0]
+	return s
 }

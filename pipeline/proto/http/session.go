@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"strconv"
+	"sync"
 	"time"
 
 	"mamori/pipeline/event"
@@ -28,12 +29,17 @@ type Session struct {
 	// bytes were a status line.
 	server flow.Dir
 
+	pool *sync.Pool // the parser's, for Recycle
+
 	challenge     ntlm.Message // the last NTLM CHALLENGE from the server
 	haveChallenge bool
 	scratch       []byte // base64 decoding
 }
 
-var _ proto.Session = (*Session)(nil)
+var (
+	_ proto.Session  = (*Session)(nil)
+	_ proto.Recycler = (*Session)(nil)
+)
 
 // Parser states of one direction.
 const (
@@ -312,8 +318,7 @@ func (s *Session) request(h *half, ts time.Time, block []byte) {
 		h.rec = nil
 	}
 	if len(s.pending) >= s.cfg.MaxPending {
-		old := s.pending[0]
-		s.pending = s.pending[1:]
+		old := s.popPending()
 		old.anomaly(AnomalyPendingOverflow)
 		s.flush(old)
 	}
@@ -391,12 +396,21 @@ func (s *Session) response(h *half, ts time.Time, block []byte) error {
 	return nil
 }
 
+// popPending removes and returns the oldest waiting request, keeping the
+// table's array (re-slicing past its start would shrink its capacity and
+// make the next request allocate a new one).
+func (s *Session) popPending() *Record {
+	r := s.pending[0]
+	n := copy(s.pending, s.pending[1:])
+	s.pending[n] = nil
+	s.pending = s.pending[:n]
+	return r
+}
+
 // take returns the oldest waiting request, or a new response-only record.
 func (s *Session) take(ts time.Time) *Record {
 	if len(s.pending) > 0 {
-		r := s.pending[0]
-		s.pending = s.pending[1:]
-		return r
+		return s.popPending()
 	}
 	r := newRecord(s.conn, ts)
 	r.anomaly(AnomalyNoRequest)
@@ -500,5 +514,36 @@ func (s *Session) End(ts time.Time, why event.EndReason) {
 	for _, r := range s.pending {
 		s.flush(r)
 	}
-	s.pending = nil
+	clear(s.pending)
+	s.pending = s.pending[:0]
+}
+
+// maxKeptBuf bounds the header buffer a recycled session keeps per
+// direction.
+const maxKeptBuf = 4 << 10
+
+// Recycle implements proto.Recycler: records hold nothing of the session
+// (every value is copied out of the header blocks and the scratch buffer),
+// so its buffers and pending table go to the next flow. The scratch
+// buffer, which held decoded credentials, is cleared.
+func (s *Session) Recycle() {
+	if s.pool == nil {
+		return
+	}
+	pool := s.pool
+	clear(s.pending)
+	clear(s.scratch[:cap(s.scratch)])
+	scratch := s.scratch[:0]
+	if cap(scratch) > maxKeptBuf {
+		scratch = nil
+	}
+	var bufs [2][]byte
+	for i := range s.half {
+		if b := s.half[i].buf; cap(b) <= maxKeptBuf {
+			bufs[i] = b[:0]
+		}
+	}
+	*s = Session{pending: s.pending[:0], scratch: scratch}
+	s.half[0].buf, s.half[1].buf = bufs[0], bufs[1]
+	pool.Put(s)
 }
