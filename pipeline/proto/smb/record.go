@@ -116,12 +116,14 @@ func (r *Record) body(w *event.JSON) {
 		}
 		w.StringIf("name", name)
 		if r.Share != "" {
+			// Share\dir and Share\FileName written in parts: no
+			// concatenated string per record.
 			if dir != "" {
-				w.String("directory", r.Share+`\`+dir)
+				joined(w, "directory", r.Share, dir)
 			} else {
 				w.String("directory", r.Share)
 			}
-			w.String("path", r.Share+`\`+r.FileName)
+			joined(w, "path", r.Share, r.FileName)
 		} else {
 			w.StringIf("directory", dir)
 			w.String("path", r.FileName)
@@ -150,7 +152,11 @@ func (r *Record) body(w *event.JSON) {
 		w.Uint("message_id", r.MessageID)
 	}
 	if r.SessionID != 0 {
-		w.String("session_id", hex64(r.SessionID))
+		// As w.String("session_id", hex64(r.SessionID)), without the
+		// string: hex digits need no escaping.
+		w.String("session_id", "")
+		w.B = appendHex64(w.B[:len(w.B)-1], r.SessionID)
+		w.B = append(w.B, '"')
 	}
 	if r.TreeID != 0 {
 		w.Uint("tree_id", uint64(r.TreeID))
@@ -244,6 +250,37 @@ func (r *Record) body(w *event.JSON) {
 		w.End()
 	}
 	w.End()
+}
+
+// joined writes k: a + `\` + b as w.String would, without building the
+// string. JSON quoting is byte-local except for UTF-8 sequences, and none
+// can span the ASCII backslash between the parts, so quoting each part
+// gives the same bytes as quoting the whole.
+func joined(w *event.JSON, k, a, b string) {
+	w.String(k, "")
+	w.B = w.B[:len(w.B)-1] // "k":"
+	w.B = appendQuotedInner(w.B, a)
+	w.B = append(w.B, `\\`...)
+	w.B = appendQuotedInner(w.B, b)
+	w.B = append(w.B, '"')
+}
+
+// appendQuotedInner appends s quoted, without the quotes.
+func appendQuotedInner(b []byte, s string) []byte {
+	n := len(b)
+	b = event.AppendQuoted(b, s)
+	copy(b[n:], b[n+1:len(b)-1])
+	return b[:len(b)-2]
+}
+
+// appendHex64 appends hex64(v).
+func appendHex64(b []byte, v uint64) []byte {
+	const digits = "0123456789abcdef"
+	b = append(b, '0', 'x')
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, digits[v>>uint(shift)&0xf])
+	}
+	return b
 }
 
 func hex64(v uint64) string {
