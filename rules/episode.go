@@ -26,6 +26,13 @@ type Episodes[K comparable] struct {
 	// nextScan rate-limits Expire's walk over every episode to one per
 	// Quiet/8 of packet time (at least a minute).
 	nextScan time.Time
+	// floor is at most the last time of every episode and mark (when
+	// floorSet): those times only grow, so until now-Quiet passes floor
+	// no walk can close anything, and Expire skips it. walkAll turns the
+	// skipping off (tests compare the two).
+	floor    time.Time
+	floorSet bool
+	walkAll  bool
 	// Evicted counts episodes dropped because Max was reached (the oldest
 	// goes first).
 	Evicted uint64
@@ -73,6 +80,14 @@ func (e *Episodes[K]) Mark(k K, t time.Time) {
 		e.marks = make(map[K]int64)
 	}
 	e.marks[k] = ns
+	e.lower(time.Unix(0, ns))
+}
+
+// lower makes floor at most t.
+func (e *Episodes[K]) lower(t time.Time) {
+	if !e.floorSet || t.Before(e.floor) {
+		e.floor, e.floorSet = t, true
+	}
 }
 
 // Remark is Mark for a key already marked: it reports false (and does
@@ -126,6 +141,7 @@ func (e *Episodes[K]) Open(k K, a event.Alert) (ep *Episode, created bool) {
 	e.makeRoom()
 	ep = &Episode{Alert: a, Last: a.Last}
 	e.m[k] = ep
+	e.lower(a.Last)
 	return ep, true
 }
 
@@ -187,6 +203,10 @@ func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
 		return
 	}
 	e.nextScan = now.Add(max(e.Quiet/8, time.Minute))
+	if e.floorSet && now.Sub(e.floor) <= e.Quiet && !e.walkAll {
+		return // nothing is old enough to close
+	}
+	e.floorSet = false
 	for k, ep := range e.m {
 		if now.Sub(ep.Last) > e.Quiet {
 			if final != nil && ep.Raised > 0 && ep.Pending > ep.Raised {
@@ -194,12 +214,16 @@ func (e *Episodes[K]) Expire(now time.Time, final func(K, *Episode)) {
 			}
 			delete(e.m, k)
 			e.Expired++
+			continue
 		}
+		e.lower(ep.Last)
 	}
 	for k, ns := range e.marks {
 		if now.Sub(time.Unix(0, ns)) > e.Quiet {
 			delete(e.marks, k)
+			continue
 		}
+		e.lower(time.Unix(0, ns))
 	}
 }
 

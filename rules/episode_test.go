@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -115,6 +116,55 @@ func TestMarks(t *testing.T) {
 }
 
 func equalSorted(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// TestExpireSkips: Expire skipping its walk while nothing can be old
+// enough closes the same episodes and marks, with the same final calls, as
+// walking every time.
+func TestExpireSkips(t *testing.T) {
+	t0 := time.Date(2026, 4, 7, 0, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(4, 7))
+	skip, walk := NewEpisodes[int](time.Hour, 40), NewEpisodes[int](time.Hour, 40)
+	walk.walkAll = true
+	now := t0
+	var finalsSkip, finalsWalk []int
+	for step := range 20_000 {
+		now = now.Add(time.Duration(rng.IntN(120)) * time.Second)
+		k := rng.IntN(60)
+		at := now.Add(-time.Duration(rng.IntN(30)) * time.Minute)
+		for _, e := range []*Episodes[int]{skip, walk} {
+			switch op := step % 5; {
+			case op == 0 && e.marks[k] == 0:
+				ep, _ := e.Open(k, event.Alert{Last: at})
+				ep.Raised, ep.Pending = 1, uint64(1+k%2)
+			case op == 1 && e.Get(k) != nil:
+				e.Get(k).Touch(at)
+			case op == 2 && e.Get(k) == nil:
+				e.Mark(k, at)
+			case op == 3:
+				e.Remark(k, at)
+			}
+		}
+		skip.Expire(now, func(k int, _ *Episode) { finalsSkip = append(finalsSkip, k) })
+		walk.Expire(now, func(k int, _ *Episode) { finalsWalk = append(finalsWalk, k) })
+		if skip.Len() != walk.Len() || skip.Expired != walk.Expired || skip.Evicted != walk.Evicted {
+			t.Fatalf("step %d: skipping holds %d (expired %d, evicted %d), walking %d (%d, %d)",
+				step, skip.Len(), skip.Expired, skip.Evicted, walk.Len(), walk.Expired, walk.Evicted)
+		}
+	}
+	if walk.Expired == 0 || len(finalsWalk) == 0 {
+		t.Fatal("nothing expired: the test proves nothing")
+	}
+	if !slices.Equal(finalsSkip, finalsWalk) && !equalSortedInts(finalsSkip, finalsWalk) {
+		t.Errorf("final calls differ: %d vs %d", len(finalsSkip), len(finalsWalk))
+	}
+}
+
+func equalSortedInts(a, b []int) bool {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
 	slices.Sort(b)

@@ -33,6 +33,15 @@ type Names struct {
 	memoID   event.FlowID
 	memoPeer netip.Addr
 	memoOut  []string
+	// The last server name put (its flow, protocol and the name as the
+	// record gave it): the records of one flow (an HTTP session's
+	// requests) mostly repeat it, and putting it again changes nothing.
+	// Cleared when that flow's tag is dropped (any other tag put replaces
+	// it, and only a put evicts).
+	putSet   bool
+	putID    event.FlowID
+	putProto string
+	putRaw   string
 }
 
 // NewNames returns a name memory for at most max flows and max addresses.
@@ -70,8 +79,12 @@ func (n *Names) Observe(r event.Record) {
 		return
 	}
 	if s, ok := r.(ServerNamer); ok {
-		if name := baseline.NormalizeName(s.ServerName()); name != "" {
-			n.tags.Put(b.BaseRecord().FlowID, FlowTag{Protocol: b.BaseRecord().Protocol, Detail: name})
+		raw, base := s.ServerName(), b.BaseRecord()
+		if n.putSet && base.FlowID == n.putID && raw == n.putRaw && base.Protocol == n.putProto {
+			// The flow's tag already says this.
+		} else if name := baseline.NormalizeName(raw); name != "" {
+			n.tags.Put(base.FlowID, FlowTag{Protocol: base.Protocol, Detail: name})
+			n.putSet, n.putID, n.putProto, n.putRaw = true, base.FlowID, base.Protocol, raw
 		}
 	}
 	if res, ok := r.(Resolver); ok {
@@ -101,6 +114,9 @@ func (n *Names) Flow(f *event.Flow, peer netip.Addr) []string {
 	var out []string
 	if tag, ok := n.tags.Take(f.ID, f.Final && !n.shared); ok {
 		out = append(out, tag.Detail)
+		if f.Final && !n.shared && f.ID == n.putID {
+			n.putSet = false
+		}
 	}
 	if name := n.byAddr[peer]; name != "" && (len(out) == 0 || out[0] != name) {
 		out = append(out, name)
@@ -125,6 +141,9 @@ func (n *Names) Name(f *event.Flow, peer netip.Addr) string {
 func (n *Names) Forget(f *event.Flow) {
 	if !n.shared {
 		n.tags.Take(f.ID, f.Final)
+		if f.Final && f.ID == n.putID {
+			n.putSet = false
+		}
 	}
 }
 
@@ -135,6 +154,9 @@ func (n *Names) Done(r event.Record) {
 	if f, ok := r.(*event.Flow); ok {
 		if f.Final {
 			n.tags.Drop(f.ID)
+			if f.ID == n.putID {
+				n.putSet = false
+			}
 		}
 		return
 	}

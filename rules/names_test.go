@@ -117,3 +117,65 @@ func TestSharedNamesMemo(t *testing.T) {
 		t.Fatalf("a's new name after Done: %q", got)
 	}
 }
+
+// TestNamesRepeatedName: a flow's records that repeat its server name
+// (skipped as already known) leave the same names as putting each: after
+// the flow's final record dropped it, after another flow's name evicted
+// it, and when a record of the flow changes it.
+func TestNamesRepeatedName(t *testing.T) {
+	peer := netip.MustParseAddr("192.0.2.7")
+	rec := func(id byte, name string) *sniRec {
+		r := &sniRec{sni: name}
+		r.FlowID[0], r.FlowID[5], r.Protocol = id, id, "http"
+		return r
+	}
+	name := func(n *Names, id byte) string { return n.Name(namesFlow(id, "192.0.2.7", false), peer) }
+	for _, shared := range []bool{false, true} {
+		n := NewNamesSized(2, 16)
+		n.shared = shared
+		feed := func(r event.Record) {
+			if shared {
+				n.Done(r)
+			} else {
+				n.Observe(r)
+			}
+		}
+		feed(rec(1, "a.example"))
+		feed(rec(1, "a.example"))
+		if got := name(n, 1); got != "a.example" {
+			t.Fatalf("shared %v: repeated: %q", shared, got)
+		}
+		feed(rec(1, "b.example"))
+		feed(rec(1, "a.example"))
+		if got := name(n, 1); got != "a.example" {
+			t.Fatalf("shared %v: changed back: %q", shared, got)
+		}
+		// The final record drops the name; the same name again is new.
+		final := namesFlow(1, "192.0.2.7", true)
+		if shared {
+			n.Done(final)
+		} else {
+			n.Forget(final)
+		}
+		n.memo = false
+		if got := name(n, 1); got != "" {
+			t.Fatalf("shared %v: after the final record: %q", shared, got)
+		}
+		feed(rec(1, "a.example"))
+		if got := name(n, 1); got != "a.example" {
+			t.Fatalf("shared %v: put again after the drop: %q", shared, got)
+		}
+		// Two other flows evict it (the table holds two); then it is new.
+		feed(rec(2, "c.example"))
+		feed(rec(3, "d.example"))
+		n.memo = false
+		if got := name(n, 1); got != "" {
+			t.Fatalf("shared %v: after eviction: %q", shared, got)
+		}
+		feed(rec(1, "a.example"))
+		n.memo = false
+		if got := name(n, 1); got != "a.example" {
+			t.Fatalf("shared %v: put again after eviction: %q", shared, got)
+		}
+	}
+}

@@ -106,15 +106,18 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 		d.names.Forget(f)
 		return
 	}
-	if ep := d.pairs.Get(pairKey{host, peer}); ep != nil {
-		d.names.Forget(f) // an alerted pair: its names are known
-		d.grow(ep, host, peer, f, inbound, failed, raise)
-		return
-	}
-	if d.pairs.Remark(pairKey{host, peer}, f.End) {
+	// A pair is either marked or open, never both: the marks, which most
+	// flows of a host that folds hit, are asked first.
+	pk := pairKey{host, peer}
+	if d.pairs.Remark(pk, f.End) {
 		// A pair folded into its host's episode: never raised alone, only
 		// its time counts (Expire).
 		d.names.Forget(f)
+		return
+	}
+	if ep := d.pairs.Get(pk); ep != nil {
+		d.names.Forget(f) // an alerted pair: its names are known
+		d.grow(ep, host, peer, f, inbound, failed, raise)
 		return
 	}
 	names := d.names.Flow(f, peer)
