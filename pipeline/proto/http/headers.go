@@ -27,15 +27,71 @@ func eachField(b []byte, fn func(name, value []byte)) {
 		} else {
 			line, b = b[:i], b[i+1:]
 		}
-		line = bytes.TrimRight(line, "\r")
-		if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
-			continue
-		}
-		c := bytes.IndexByte(line, ':')
-		if c <= 0 {
-			continue
-		}
-		fn(trimRightOWS(line[:c]), trimLeftOWS(trimRightOWS(line[c+1:])))
+		fieldLine(line, fn)
+	}
+}
+
+// fieldLine calls fn with one header line's name and value, if it has
+// them.
+func fieldLine(line []byte, fn func(name, value []byte)) {
+	line = bytes.TrimRight(line, "\r")
+	if len(line) == 0 || line[0] == ' ' || line[0] == '\t' {
+		return
+	}
+	c := bytes.IndexByte(line, ':')
+	if c <= 0 {
+		return
+	}
+	fn(trimRightOWS(line[:c]), trimLeftOWS(trimRightOWS(line[c+1:])))
+}
+
+// maxLineEnds is how many line ends of a header block endOfHeadersAt
+// notes; a block with more lines is walked by searching again.
+const maxLineEnds = 64
+
+// lineEnds are the offsets of every '\n' of a header block, noted while
+// its end was searched for (n is 0 when they were not noted, -1 when there
+// were too many).
+type lineEnds struct {
+	n  int
+	at [maxLineEnds]int32
+}
+
+func (e *lineEnds) add(p int) {
+	if e.n >= 0 && e.n < maxLineEnds {
+		e.at[e.n] = int32(p)
+		e.n++
+		return
+	}
+	e.n = -1
+}
+
+// startLine is splitStart's line, from the line ends noted in e when
+// there are (block being the block they were noted in).
+func startLine(block []byte, e *lineEnds) []byte {
+	if e.n <= 0 {
+		line, _ := splitStart(block)
+		return line
+	}
+	return bytes.TrimRight(block[:e.at[0]], "\r")
+}
+
+// eachHeaderField is eachField on splitStart's fields, walking the line
+// ends noted in e when there are.
+func eachHeaderField(block []byte, e *lineEnds, fn func(name, value []byte)) {
+	if e.n <= 0 {
+		_, fields := splitStart(block)
+		eachField(fields, fn)
+		return
+	}
+	ends := e.at[:e.n]
+	prev := int(ends[0]) + 1
+	for _, p := range ends[1:] {
+		fieldLine(block[prev:p], fn)
+		prev = int(p) + 1
+	}
+	if prev < len(block) {
+		fieldLine(block[prev:], fn) // not a block ending in an empty line
 	}
 }
 

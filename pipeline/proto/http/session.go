@@ -31,6 +31,10 @@ type Session struct {
 
 	pool *sync.Pool // the parser's, for Recycle
 
+	// ends are the line ends of the header block headerBlock found in
+	// one piece (for startLine and eachHeaderField).
+	ends lineEnds
+
 	challenge     ntlm.Message // the last NTLM CHALLENGE from the server
 	haveChallenge bool
 	scratch       []byte // base64 decoding
@@ -167,8 +171,9 @@ func (s *Session) plausible(role flow.Dir, block []byte) bool {
 // headerBlock returns the header block (start line to the empty line,
 // inclusive) once it is complete, buffering a partial one in h.buf.
 func (s *Session) headerBlock(h *half, b []byte) (block, rest []byte, ok bool) {
+	s.ends.n = 0
 	if len(h.buf) == 0 {
-		if i := endOfHeaders(b, 0); i >= 0 {
+		if i := endOfHeadersAt(b, &s.ends); i >= 0 {
 			return b[:i], b[i:], true
 		}
 		n := min(len(b), s.cfg.MaxHeaderBytes+1)
@@ -182,6 +187,31 @@ func (s *Session) headerBlock(h *half, b []byte) (block, rest []byte, ok bool) {
 		return h.buf[:i], b[i-old:], true
 	}
 	return nil, nil, false
+}
+
+// endOfHeadersAt is endOfHeaders(b, 0) noting every line end in e (for
+// headerLines).
+func endOfHeadersAt(b []byte, e *lineEnds) int {
+	e.n = 0
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
+		}
+		k := i + j + 1
+		e.add(k - 1)
+		switch {
+		case k < len(b) && b[k] == '\n':
+			e.add(k)
+			return k + 1
+		case k+1 < len(b) && b[k] == '\r' && b[k+1] == '\n':
+			e.add(k + 1)
+			return k + 2
+		}
+		i = k
+	}
+	e.n = 0
+	return -1
 }
 
 // endOfHeaders returns the offset after the empty line that ends a header
@@ -279,10 +309,9 @@ func (s *Session) request(h *half, ts time.Time, block []byte) {
 	r.HasRequest = true
 	r.ReqHeaderBytes = len(block)
 	var text strs
-	line, fields := splitStart(block)
-	r.requestLine(&text, line)
+	r.requestLine(&text, startLine(block, &s.ends))
 	var f framing
-	eachField(fields, func(name, value []byte) {
+	eachHeaderField(block, &s.ends, func(name, value []byte) {
 		switch {
 		case f.field(name, value):
 		case equalFold(name, "Host"):
@@ -327,8 +356,7 @@ func (s *Session) request(h *half, ts time.Time, block []byte) {
 
 // response handles a response header block.
 func (s *Session) response(h *half, ts time.Time, block []byte) error {
-	line, fields := splitStart(block)
-	version, status, ok := statusLine(line)
+	version, status, ok := statusLine(startLine(block, &s.ends))
 	if !ok {
 		h.state = stStopped
 		return proto.Malformed(reasonStatusLine)
@@ -336,7 +364,7 @@ func (s *Session) response(h *half, ts time.Time, block []byte) error {
 	var f framing
 	var ctype, server []byte
 	var auth [][]byte
-	eachField(fields, func(name, value []byte) {
+	eachHeaderField(block, &s.ends, func(name, value []byte) {
 		switch {
 		case f.field(name, value):
 		case equalFold(name, "Content-Type"):
