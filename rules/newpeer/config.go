@@ -23,8 +23,8 @@ type Config struct {
 	// MaxPerHost is how many separate alerts one host gets in an hour
 	// before its new peers are folded into one. Defaults to 5.
 	MaxPerHost int `yaml:"max_per_host"`
-	// MaxPairs bounds the (host, peer) pairs remembered as alerted.
-	// Defaults to 65,536.
+	// MaxPairs bounds the (host, peer) pairs remembered as alerted (IPv4
+	// pairs and the others each). Defaults to 65,536.
 	MaxPairs int `yaml:"max_pairs"`
 }
 

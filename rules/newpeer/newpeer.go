@@ -1,6 +1,7 @@
 package newpeer
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -37,7 +38,7 @@ type Detector struct {
 	base baseline.View
 
 	names *rules.Names
-	pairs *rules.Episodes[pairKey]    // alerted (host, peer) pairs
+	pairs pairTable                   // alerted (host, peer) pairs
 	hosts map[netip.Addr]*hostState   // alerts per host in the last hour
 	many  *rules.Episodes[netip.Addr] // folded "many new peers" episodes
 	now   time.Time
@@ -45,6 +46,66 @@ type Detector struct {
 }
 
 type pairKey struct{ host, peer netip.Addr }
+
+// pairTable holds the alerted and folded (host, peer) pairs: IPv4 pairs
+// keyed by one word (both addresses: a small key the map hashes and
+// compares at once, as most are), the others by their addresses. Each
+// holds at most max_pairs.
+type pairTable struct {
+	v4 *rules.Episodes[uint64]
+	v6 *rules.Episodes[pairKey]
+}
+
+// key4 is an IPv4 pair's word; ok is false for any other pair.
+func key4(host, peer netip.Addr) (uint64, bool) {
+	if !host.Is4() || !peer.Is4() {
+		return 0, false
+	}
+	h, p := host.As4(), peer.As4()
+	return uint64(binary.BigEndian.Uint32(h[:]))<<32 | uint64(binary.BigEndian.Uint32(p[:])), true
+}
+
+func newPairTable(quiet time.Duration, max int) pairTable {
+	return pairTable{rules.NewEpisodes[uint64](quiet, max), rules.NewEpisodes[pairKey](quiet, max)}
+}
+
+func (t pairTable) Get(host, peer netip.Addr) *rules.Episode {
+	if k, ok := key4(host, peer); ok {
+		return t.v4.Get(k)
+	}
+	return t.v6.Get(pairKey{host, peer})
+}
+
+func (t pairTable) Remark(host, peer netip.Addr, at time.Time) bool {
+	if k, ok := key4(host, peer); ok {
+		return t.v4.Remark(k, at)
+	}
+	return t.v6.Remark(pairKey{host, peer}, at)
+}
+
+func (t pairTable) Mark(host, peer netip.Addr, at time.Time) {
+	if k, ok := key4(host, peer); ok {
+		t.v4.Mark(k, at)
+		return
+	}
+	t.v6.Mark(pairKey{host, peer}, at)
+}
+
+func (t pairTable) Open(host, peer netip.Addr, a event.Alert) (*rules.Episode, bool) {
+	if k, ok := key4(host, peer); ok {
+		return t.v4.Open(k, a)
+	}
+	return t.v6.Open(pairKey{host, peer}, a)
+}
+
+func (t pairTable) Expire(now time.Time) {
+	t.v4.Expire(now, nil)
+	t.v6.Expire(now, nil)
+}
+
+func (t pairTable) Len() int { return t.v4.Len() + t.v6.Len() }
+
+func (t pairTable) Evicted() uint64 { return t.v4.Evicted + t.v6.Evicted }
 
 type hostState struct {
 	alerts []time.Time // separate alerts in the last hour
@@ -69,7 +130,7 @@ func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Detector{cfg: cfg, site: site, base: base, names: rules.NewNames(16384),
-		pairs: rules.NewEpisodes[pairKey](24*time.Hour, cfg.MaxPairs),
+		pairs: newPairTable(24*time.Hour, cfg.MaxPairs),
 		hosts: map[netip.Addr]*hostState{},
 		many:  rules.NewEpisodes[netip.Addr](time.Hour, 4096)}, nil
 }
@@ -108,14 +169,13 @@ func (d *Detector) Observe(r event.Record, raise rules.Raise) {
 	}
 	// A pair is either marked or open, never both: the marks, which most
 	// flows of a host that folds hit, are asked first.
-	pk := pairKey{host, peer}
-	if d.pairs.Remark(pk, f.End) {
+	if d.pairs.Remark(host, peer, f.End) {
 		// A pair folded into its host's episode: never raised alone, only
 		// its time counts (Expire).
 		d.names.Forget(f)
 		return
 	}
-	if ep := d.pairs.Get(pk); ep != nil {
+	if ep := d.pairs.Get(host, peer); ep != nil {
 		d.names.Forget(f) // an alerted pair: its names are known
 		d.grow(ep, host, peer, f, inbound, failed, raise)
 		return
@@ -232,7 +292,7 @@ func (d *Detector) raiseNew(host, peer netip.Addr, names []string, f *event.Flow
 	key := "peer/" + host.String() + ">" + peer.String()
 	a := Meta.NewAlert(key, f.Start, f.End, sev)
 	d.fill(&a, host, peer, names, f, inbound, failed, why)
-	ep, _ := d.pairs.Open(pairKey{host, peer}, a)
+	ep, _ := d.pairs.Open(host, peer, a)
 	ep.Pending = rules.Bytes(f)
 	ep.Raise(raise, 1)
 }
@@ -325,7 +385,7 @@ func (d *Detector) fill(a *event.Alert, host, peer netip.Addr, names []string, f
 func (d *Detector) fold(host, peer netip.Addr, names []string, hs *hostState, f *event.Flow, raise rules.Raise) {
 	// Remember the pair so that it is not new again (a mark, not an
 	// episode: a host folding is one that reaches many peers).
-	d.pairs.Mark(pairKey{host, peer}, f.End)
+	d.pairs.Mark(host, peer, f.End)
 	if hs.count == 0 {
 		hs.first = f.Start
 	}
@@ -394,7 +454,7 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 			d.raiseMany(host, hs, raise, true)
 		}
 	})
-	d.pairs.Expire(d.now, nil)
+	d.pairs.Expire(d.now)
 	if d.now.Before(d.sweep) {
 		return
 	}
@@ -411,7 +471,7 @@ func (d *Detector) Stats() []event.MetricValue {
 	return []event.MetricValue{
 		{Name: "alerted_pairs", Value: uint64(d.pairs.Len())},
 		{Name: "hosts", Value: uint64(len(d.hosts))},
-		{Name: "evicted_pairs", Value: d.pairs.Evicted},
+		{Name: "evicted_pairs", Value: d.pairs.Evicted()},
 		{Name: "evicted_names", Value: d.names.Evicted()},
 	}
 }

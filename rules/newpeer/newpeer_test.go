@@ -145,3 +145,52 @@ func TestGolden(t *testing.T) {
 	alerts := rulestest.Run(newDet(t, Config{}, nil), withSNI(rulestest.Flow("10.10.3.21", "192.0.2.10", 443, t0, rulestest.Bytes(20e6, 3e5)), "files.example.org"), 0)
 	rulestest.Golden(t, filepath.Join("testdata", "golden", "crafted_upload.alerts.ndjson"), alerts)
 }
+
+// TestPairTable: IPv4 pairs (one word) and the others (their addresses)
+// are told apart by both addresses in order, and each kind is bounded.
+func TestPairTable(t *testing.T) {
+	t0 := time.Date(2026, 4, 7, 0, 0, 0, 0, time.UTC)
+	a4, b4, c4 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("198.51.100.7"), netip.MustParseAddr("198.51.100.8")
+	a6, b6 := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("2001:db8::7")
+	tests := []struct {
+		name       string
+		host, peer netip.Addr
+		other      [][2]netip.Addr // pairs that must not find it
+	}{
+		{"ipv4", a4, b4, [][2]netip.Addr{{b4, a4}, {a4, c4}, {c4, b4}}},
+		{"ipv6", a6, b6, [][2]netip.Addr{{b6, a6}, {a6, a6}}},
+		{"mixed", a4, b6, [][2]netip.Addr{{b6, a4}, {a6, b6}, {a4, b4}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := newPairTable(time.Hour, 4)
+			tab.Open(tc.host, tc.peer, event.Alert{Last: t0})
+			tab.Mark(tc.peer, tc.host, t0) // the reverse pair, marked
+			if tab.Get(tc.host, tc.peer) == nil || tab.Remark(tc.host, tc.peer, t0) {
+				t.Fatal("the open pair is not found as open")
+			}
+			if tab.Get(tc.peer, tc.host) != nil || !tab.Remark(tc.peer, tc.host, t0) {
+				t.Fatal("the marked reverse pair is not found as marked")
+			}
+			for _, o := range tc.other[1:] {
+				if tab.Get(o[0], o[1]) != nil || tab.Remark(o[0], o[1], t0) {
+					t.Errorf("%v > %v found", o[0], o[1])
+				}
+			}
+			if tab.Len() != 2 {
+				t.Errorf("Len %d, want 2", tab.Len())
+			}
+		})
+	}
+	tab := newPairTable(time.Hour, 2)
+	for i := range 5 {
+		tab.Mark(a4, netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), t0.Add(time.Duration(i)*time.Minute))
+		tab.Mark(a6, netip.AddrFrom16([16]byte{0x20, 1, 0xd, 0xb8, 15: byte(i)}), t0.Add(time.Duration(i)*time.Minute))
+	}
+	if tab.v4.Len() != 2 || tab.v6.Len() != 2 || tab.Evicted() != 6 {
+		t.Errorf("held %d IPv4 and %d IPv6 pairs, evicted %d; want 2, 2, 6", tab.v4.Len(), tab.v6.Len(), tab.Evicted())
+	}
+	if tab.Expire(t0.Add(3 * time.Hour)); tab.Len() != 0 {
+		t.Errorf("after expiry %d pairs left", tab.Len())
+	}
+}
