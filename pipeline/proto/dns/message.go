@@ -512,6 +512,17 @@ func skipName(msg []byte, off int) (int, error) {
 }
 
 func appendLabel(dst, l []byte) []byte {
+	// Most labels need no escape: copy them whole.
+	for i, c := range l {
+		if c == '.' || c == '\\' || c < 0x21 || c > 0x7e {
+			return appendLabelEscaped(append(dst, l[:i]...), l[i:])
+		}
+	}
+	return append(dst, l...)
+}
+
+// appendLabelEscaped appends l byte by byte, escaping as appendLabel does.
+func appendLabelEscaped(dst, l []byte) []byte {
 	for _, c := range l {
 		switch {
 		case c == '.' || c == '\\':

@@ -79,3 +79,20 @@ func TestAnswerTextAllocs(t *testing.T) {
 		t.Errorf("%v allocations per response, want at most 3", allocs)
 	}
 }
+
+// TestAppendLabel: the whole-label copy is the byte-by-byte escaping for
+// every byte value at the start, middle and end of a label.
+func TestAppendLabel(t *testing.T) {
+	for c := range 256 {
+		for _, l := range [][]byte{{byte(c)}, {'a', byte(c), 'b'}, {'x', 'y', byte(c)}} {
+			got := appendLabel([]byte("p."), l)
+			want := appendLabelEscaped([]byte("p."), l)
+			if string(got) != string(want) {
+				t.Errorf("%q: %q, want %q", l, got, want)
+			}
+		}
+	}
+	if got := string(appendLabel(nil, []byte("a.b\\c d"))); got != `a\.b\\c\032d` {
+		t.Errorf("escaped label %q", got)
+	}
+}
