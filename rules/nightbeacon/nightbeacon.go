@@ -2,6 +2,7 @@ package nightbeacon
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -88,23 +89,26 @@ type key struct {
 	dns    bool
 }
 
+// series is one pair's beats. Times are Unix nanoseconds (packet times
+// lie well inside int64's range), and the fields every beat reads come
+// first: a beat touches a cache line or two of it.
 type series struct {
-	total uint64     // beats seen in this series (times keeps the last maxBeats)
-	dst   netip.Addr // the peer's last address
-	times []time.Time
-	tail  time.Time // the last of times (when there are any)
+	times []int64 // the last maxBeats beats, ascending
 	sizes []uint64
-	flows []event.FlowID
-	cids  []event.CommunityID
-	name  string
-	last  time.Time
+	total uint64 // beats seen in this series (times keeps the last maxBeats)
+	tail  int64  // the last of times (when there are any)
+	last  int64  // the latest beat seen (0: none yet)
 	// slack is how many more intervals must come before the series can
 	// pass the single-period test, which it failed when last scored (see
 	// Score.Cluster); until then a beat is not scored.
 	slack int
 	// open: the series raised, or joined, an episode that may still be
 	// open; each beat keeps it open (whether scored or not).
-	open bool
+	open  bool
+	flows []event.FlowID
+	cids  []event.CommunityID
+	dst   netip.Addr // the peer's last address
+	name  string
 	// link (with linked) is, for a series of DNS questions, the series of
 	// connections from the same host to the same domain that last beat:
 	// the lookups are that beacon's, and its alert names the address.
@@ -112,7 +116,7 @@ type series struct {
 	linked bool
 	// The first beats live in the series itself: one allocation and a few
 	// cache lines for a pair that beats a few times only, as most do.
-	timesBuf [4]time.Time
+	timesBuf [4]int64
 	sizesBuf [4]uint64
 	flowsBuf [2]event.FlowID
 }
@@ -266,7 +270,7 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		if len(d.series) >= d.cfg.MaxPairs {
 			d.evict()
 		}
-		s = &series{}
+		s = &series{last: math.MinInt64}
 		s.times, s.sizes, s.flows = s.timesBuf[:0], s.sizesBuf[:0], s.flowsBuf[:0]
 		d.series[k] = s
 		if d.oldest.IsZero() || at.Before(d.oldest) {
@@ -291,25 +295,26 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	// away.
 	// The usual beat comes after the last one (s.tail): then the beats
 	// kept are not read at all.
+	ns := at.UnixNano()
 	i, prev := len(s.times), s.tail
-	if i > 0 && !at.After(prev) {
-		i, _ = slices.BinarySearchFunc(s.times, at, func(a, b time.Time) int { return a.Compare(b) })
+	if i > 0 && ns <= prev {
+		i, _ = slices.BinarySearch(s.times, ns)
 		if i > 0 {
 			prev = s.times[i-1]
 		}
 	}
 	switch {
-	case i > 0 && at.Sub(prev) < mergeGap:
+	case i > 0 && time.Duration(ns-prev) < mergeGap:
 		s.sizes[i-1] += size
-		s.last = later(s.last, at)
+		s.last = max(s.last, ns)
 		return
-	case i < len(s.times) && s.times[i].Sub(at) < mergeGap:
+	case i < len(s.times) && time.Duration(s.times[i]-ns) < mergeGap:
 		s.sizes[i] += size
-		s.last = later(s.last, at)
+		s.last = max(s.last, ns)
 		return
 	case i == 0 && len(s.times) > 0:
 		return // older than the series kept: ignore
-	case i == len(s.times) && i > 0 && at.Sub(prev) > 4*d.cfg.MaxPeriod:
+	case i == len(s.times) && i > 0 && time.Duration(ns-prev) > 4*d.cfg.MaxPeriod:
 		s.times, s.sizes, s.total, s.slack = s.times[:0], s.sizes[:0], 0, 0 // a new series
 		i = 0
 	}
@@ -323,9 +328,9 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	}
 	s.total++
 	if i == len(s.times) {
-		s.times, s.sizes = append(s.times, at), append(s.sizes, size)
+		s.times, s.sizes = append(s.times, ns), append(s.sizes, size)
 	} else {
-		s.times = slices.Insert(s.times, i, at)
+		s.times = slices.Insert(s.times, i, ns)
 		s.sizes = slices.Insert(s.sizes, i, size)
 	}
 	s.tail = s.times[len(s.times)-1]
@@ -333,7 +338,7 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		s.times = slices.Delete(s.times, 0, 1)
 		s.sizes = slices.Delete(s.sizes, 0, 1)
 	}
-	s.last = later(s.last, at)
+	s.last = max(s.last, ns)
 	s.flows = rules.Sample(s.flows, id, 16)
 	if !cid.IsZero() {
 		s.cids = rules.Sample(s.cids, cid, 16)
@@ -366,7 +371,7 @@ func (d *Detector) evict() {
 	var oldK key
 	var old *series
 	for k, s := range d.series {
-		if old == nil || s.last.Before(old.last) {
+		if old == nil || s.last < old.last {
 			oldK, old = k, s
 		}
 	}
@@ -437,14 +442,14 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	default:
 		return
 	}
-	first, last := s.times[0], s.times[n-1]
+	first, last := time.Unix(0, s.times[0]).UTC(), time.Unix(0, s.times[n-1]).UTC()
 	ek := d.episodeKey(k)
 	// A series of DNS questions whose host also connected to the domain
 	// during it is that connection beacon's: its alert names the address
 	// it connected to (and shares the connections' episode).
 	dst, port, name, dnsOnly := s.dst, k.port, s.name, k.dns
 	if k.dns && s.linked {
-		if c := d.series[s.link]; c != nil && !c.last.Before(first) {
+		if c := d.series[s.link]; c != nil && c.last >= s.times[0] {
 			dst, port, dnsOnly = c.dst, s.link.port, false
 			if c.name != "" {
 				name = c.name
@@ -578,10 +583,11 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 	}
 	d.oldest, d.held, d.closed = time.Time{}, false, closed
 	for k, s := range d.series {
+		last := time.Unix(0, s.last).UTC()
 		switch {
-		case d.now.Sub(s.last) <= 4*d.cfg.MaxPeriod:
-			if d.oldest.IsZero() || s.last.Before(d.oldest) {
-				d.oldest = s.last
+		case d.now.Sub(last) <= 4*d.cfg.MaxPeriod:
+			if d.oldest.IsZero() || last.Before(d.oldest) {
+				d.oldest = last
 			}
 		case !s.open || d.eps.Get(d.episodeKey(k)) == nil:
 			delete(d.series, k)
@@ -600,11 +606,4 @@ func (d *Detector) Stats() []event.MetricValue {
 		{Name: "evicted_episodes", Value: d.eps.Evicted},
 		{Name: "evicted_flow_tags", Value: d.names.Evicted()},
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -30,10 +30,14 @@ type Score struct {
 // arrays live on the stack.
 func score(times []time.Time, sizes []uint64, maxJitter float64) Score {
 	var w scorer
-	if len(sizes) != len(times) {
+	if len(sizes) != len(times) || len(times) > maxBeats {
 		return Score{}
 	}
-	s := w.period(times, maxJitter)
+	var ns [maxBeats]int64
+	for i, t := range times {
+		ns[i] = t.UnixNano()
+	}
+	s := w.period(ns[:len(times)], maxJitter)
 	if s.Intervals > 0 {
 		w.rest(&s, sizes, maxJitter)
 	}
@@ -50,16 +54,17 @@ type scorer struct {
 	p                 float64
 }
 
-// period fills Period, Intervals, Single, Multiple, Missed and Cluster;
-// Intervals is 0 when there is nothing to score.
-func (w *scorer) period(times []time.Time, maxJitter float64) Score {
+// period fills Period, Intervals, Single, Multiple, Missed and Cluster
+// from the beats' times (Unix nanoseconds, ascending); Intervals is 0 when
+// there is nothing to score.
+func (w *scorer) period(times []int64, maxJitter float64) Score {
 	var s Score
 	if len(times) < 3 || len(times) > maxBeats {
 		return s
 	}
 	iv := w.dev[:0] // dev is free until rest
 	for i := 1; i < len(times); i++ {
-		iv = append(iv, times[i].Sub(times[i-1]).Seconds())
+		iv = append(iv, time.Duration(times[i]-times[i-1]).Seconds())
 	}
 	sorted := append(w.sorted[:0], iv...)
 	slices.Sort(sorted)
