@@ -2,6 +2,7 @@ package nightbeacon
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net/netip"
 	"slices"
@@ -49,6 +50,7 @@ type Detector struct {
 	night [baseline.HoursPerWeek]bool // hours of week that are (partly) night
 
 	series map[key]*series
+	seed   maphash.Seed         // of key.dom
 	names  *rules.Names         // server names by flow, DNS names by address
 	eps    *rules.Episodes[key] // by episodeKey
 	// raisedBy is the series that last raised each open episode, for the
@@ -81,12 +83,24 @@ type key struct {
 	src, dst netip.Addr
 	port     uint16
 	proto    uint8
-	// domain keys a series by the peer's registered domain instead of its
+	// dom keys a series by the peer's registered domain instead of its
 	// address (dst unset) when its name is known, so that a peer behind
 	// rotating addresses is one series; with dns, the series is of DNS
-	// questions.
-	domain string
-	dns    bool
+	// questions. It is the domain's 64-bit hash with the detector's random
+	// seed (0: none), so that a key holds no string: the map hashes and
+	// compares its bytes at once, without reading a string elsewhere. (Two
+	// domains of one host sharing a hash, one chance in 2⁶⁴ per pair of
+	// them, would share a series.) The series holds the domain's name.
+	dom uint64
+	dns bool
+}
+
+// domKey is the key's dom for a registered domain ("": 0).
+func (d *Detector) domKey(domain string) uint64 {
+	if domain == "" {
+		return 0
+	}
+	return maphash.String(d.seed, domain) | 1
 }
 
 // series is one pair's beats. Times are Unix nanoseconds (packet times
@@ -109,6 +123,9 @@ type series struct {
 	cids  []event.CommunityID
 	dst   netip.Addr // the peer's last address
 	name  string
+	// domain is the registered domain that the key's dom stands for ("":
+	// none).
+	domain string
 	// link (with linked) is, for a series of DNS questions, the series of
 	// connections from the same host to the same domain that last beat:
 	// the lookups are that beacon's, and its alert names the address.
@@ -132,7 +149,7 @@ func New(cfg Config, site rules.Site, base baseline.View) (*Detector, error) {
 	cfg = cfg.withDefaults()
 	// An episode stays open as long as its series may go on (a gap of up
 	// to 4·MaxPeriod: missed beats), and at least two hours.
-	d := &Detector{cfg: cfg, site: site, base: base, series: map[key]*series{},
+	d := &Detector{cfg: cfg, site: site, base: base, series: map[key]*series{}, seed: maphash.MakeSeed(),
 		names: rules.NewNamesSized(8192, maxNames),
 		eps:   rules.NewEpisodes[key](max(2*time.Hour, 4*cfg.MaxPeriod), cfg.MaxPairs), raisedBy: map[key]key{}}
 	start, end := d.site.NightHours()
@@ -200,10 +217,11 @@ func (d *Detector) flow(f *event.Flow, raise rules.Raise) {
 	if d.known(k, name) {
 		return
 	}
-	if reg := registeredDomain(name); reg != "" {
-		k = key{src: src, domain: reg, port: f.Destination.Port, proto: f.Transport}
+	reg := registeredDomain(name)
+	if reg != "" {
+		k = key{src: src, dom: d.domKey(reg), port: f.Destination.Port, proto: f.Transport}
 	}
-	d.beat(k, dst, f.Start, rules.Bytes(f), f.ID, f.CommunityID, name, raise)
+	d.beat(k, reg, dst, f.Start, rules.Bytes(f), f.ID, f.CommunityID, name, raise)
 }
 
 func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
@@ -222,8 +240,8 @@ func (d *Detector) dns(b *event.Base, q string, raise rules.Raise) {
 	if d.base != nil && d.base.Ready() && d.base.UsedName(src, q, true) {
 		return
 	}
-	k := key{src: src, domain: dom, port: 53, proto: 17, dns: true}
-	d.beat(k, netip.Addr{}, b.Timestamp, 0, b.FlowID, b.CommunityID, dom, raise)
+	k := key{src: src, dom: d.domKey(dom), port: 53, proto: 17, dns: true}
+	d.beat(k, dom, netip.Addr{}, b.Timestamp, 0, b.FlowID, b.CommunityID, dom, raise)
 }
 
 // isNight is Site.IsNight remembered for one minute of packet time
@@ -261,7 +279,7 @@ func (d *Detector) known(k key, name string) bool {
 	return d.base.EdgeActiveIn(baseline.EdgeKey{Client: k.src, Server: k.dst, Port: k.port, Proto: k.proto}, &d.night)
 }
 
-func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id event.FlowID, cid event.CommunityID, name string, raise rules.Raise) {
+func (d *Detector) beat(k key, domain string, dst netip.Addr, at time.Time, size uint64, id event.FlowID, cid event.CommunityID, name string, raise rules.Raise) {
 	if at.After(d.now) {
 		d.now = at
 	}
@@ -270,7 +288,7 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 		if len(d.series) >= d.cfg.MaxPairs {
 			d.evict()
 		}
-		s = &series{last: math.MinInt64}
+		s = &series{last: math.MinInt64, domain: domain}
 		s.times, s.sizes, s.flows = s.timesBuf[:0], s.sizesBuf[:0], s.flowsBuf[:0]
 		d.series[k] = s
 		if d.oldest.IsZero() || at.Before(d.oldest) {
@@ -283,10 +301,10 @@ func (d *Detector) beat(k key, dst netip.Addr, at time.Time, size uint64, id eve
 	if dst.IsValid() {
 		s.dst = dst
 	}
-	if k.domain != "" && !k.dns {
+	if k.dom != 0 && !k.dns {
 		// Connections to a named peer: the host's lookups of that domain,
 		// if it makes a series of them, are this beacon's.
-		if ds := d.series[key{src: k.src, domain: k.domain, port: 53, proto: 17, dns: true}]; ds != nil {
+		if ds := d.series[key{src: k.src, dom: k.dom, port: 53, proto: 17, dns: true}]; ds != nil {
 			ds.link, ds.linked = k, true
 		}
 	}
@@ -395,10 +413,10 @@ func needSingle(n int) int {
 // connections (on any port) or DNS questions; a bare address is one per
 // series.
 func (d *Detector) episodeKey(k key) key {
-	if k.domain == "" {
+	if k.dom == 0 {
 		return k
 	}
-	return key{src: k.src, domain: k.domain}
+	return key{src: k.src, dom: k.dom}
 }
 
 func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
@@ -456,9 +474,10 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 			}
 		}
 	}
+	domain := s.domain
 	peer := k.dst.String()
-	if k.domain != "" {
-		peer = k.domain
+	if k.dom != 0 {
+		peer = domain
 	}
 	sev := Meta.Severity
 	if sc.Total >= 0.85 && n >= 2*d.cfg.MinBeats {
@@ -483,7 +502,7 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 	a.Source = event.AlertEndpoint{IP: k.src}
 	if dnsOnly {
 		a.Action = "night_dns_beacon"
-		a.Destination = event.AlertEndpoint{Domain: k.domain, Port: 53}
+		a.Destination = event.AlertEndpoint{Domain: domain, Port: 53}
 		a.Threat = rules.Threat([]string{"T1071.004"}, Meta.Tactic)
 		a.Related = []netip.Addr{k.src}
 	} else {
@@ -522,21 +541,21 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port 53", From: first, To: last}
 	case k.dns:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and (port 53 or host " + dst.String() + ")", From: first, To: last}
-	case k.domain != "":
+	case k.dom != 0:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
 	default:
 		a.Pcap = event.PcapQuery{Filter: "host " + k.src.String() + " and host " + k.dst.String() + " and port " + strconv.Itoa(int(k.port)), From: first, To: last}
 	}
 	peerText := peer + ":" + strconv.Itoa(int(port))
 	switch {
-	case k.domain != "" && !dnsOnly && dst.IsValid():
+	case k.dom != 0 && !dnsOnly && dst.IsValid():
 		peerText = name + ":" + strconv.Itoa(int(port)) + " (" + dst.String() + ")"
-	case name != "" && k.domain == "":
+	case name != "" && k.dom == 0:
 		peerText += " (" + name + ")"
 	}
 	block := peer
-	if k.domain != "" && !dnsOnly && dst.IsValid() {
-		block = k.domain + " / " + dst.String()
+	if k.dom != 0 && !dnsOnly && dst.IsValid() {
+		block = domain + " / " + dst.String()
 	}
 	loc := d.site.Location()
 	period := rules.Span(sc.Period)
