@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"mamori/appliance/config"
@@ -163,12 +164,24 @@ not be read at all, 3 when records could not be written.`,
 }
 
 func runConfig(_ context.Context, args []string) int {
-	fs := newFlags("config", "[-check FILE]",
+	fs := newFlags("config", "[print | check FILE | -check FILE]",
 		"Prints the embedded default configuration (every key, documented), or\nchecks a configuration file and names the line of each problem.",
-		"  mamori config > /etc/mamori/mamori.yaml\n  mamori config -check /etc/mamori/mamori.yaml")
+		"  mamori config > /etc/mamori/mamori.yaml\n  mamori config check /etc/mamori/mamori.yaml")
 	check := fs.String("check", "", "check configuration `file` and exit")
 	if ok, code := parse(fs, args); !ok {
 		return code
+	}
+	switch a := fs.Args(); {
+	case len(a) == 0:
+	case len(a) == 1 && a[0] == "print" && *check == "":
+	case len(a) == 2 && a[0] == "check" && *check == "":
+		*check = a[1]
+	default:
+		// "mamori config chek x.yaml" must not print the defaults and
+		// succeed, as if x.yaml had been checked.
+		fmt.Fprintf(os.Stderr, "mamori config: unexpected %q\n", strings.Join(a, " "))
+		fs.Usage()
+		return 2
 	}
 	if *check == "" {
 		os.Stdout.Write(config.Default())

@@ -87,3 +87,35 @@ func TestHelpAfterArguments(t *testing.T) {
 		t.Error("a help request wrote the tokens file")
 	}
 }
+
+// TestConfigCommand: "config check FILE" checks FILE (the line at fault);
+// a mistyped subcommand is an error, never the defaults and success.
+func TestConfigCommand(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("flow:\n  tcp_timeout: soon\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("flow:\n  tcp_timeout: 2m\n"), 0o600)
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = devnull, devnull
+	defer func() { os.Stdout, os.Stderr = stdout, stderr }()
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"check", good}, 0},
+		{[]string{"-check", good}, 0},
+		{[]string{"check", bad}, 1},
+		{[]string{"-check", bad}, 1},
+		{[]string{"chek", bad}, 2},
+		{[]string{"check"}, 2},
+		{[]string{"print"}, 0},
+		{nil, 0},
+	} {
+		if got := runConfig(context.Background(), c.args); got != c.want {
+			t.Errorf("mamori config %v: exit %d, want %d", c.args, got, c.want)
+		}
+	}
+}
