@@ -44,7 +44,7 @@ or outdated.`
 		fs.StringVar(&kibana, "kibana", "", "also import the saved objects into Kibana at `URL`")
 		fs.BoolVar(&force, "force", false, "install every asset even when it is current")
 	}
-	if ok, code := parse(fs, args[1:]); !ok {
+	if ok, code := parseNoArgs(fs, args[1:]); !ok {
 		return code
 	}
 	cfg, err := config.Load(*cfgPath)

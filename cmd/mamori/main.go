@@ -110,6 +110,21 @@ func parse(fs *flag.FlagSet, args []string) (ok bool, code int) {
 	return true, 0
 }
 
+// parseNoArgs is parse for commands that take flags only: a stray argument
+// ("mamori pcap verify /srv/pcap" for --store /srv/pcap) is an error, not
+// silently ignored while the command works on something else.
+func parseNoArgs(fs *flag.FlagSet, args []string) (ok bool, code int) {
+	if ok, code := parse(fs, args); !ok {
+		return ok, code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "mamori %s: unexpected %q (it takes flags only)\n", fs.Name(), strings.Join(fs.Args(), " "))
+		fs.Usage()
+		return false, 2
+	}
+	return true, 0
+}
+
 func runReplay(ctx context.Context, args []string) int {
 	fs := newFlags("replay", "[-c CONFIG] [-o OUT] FILE...",
 		`Reads pcap and pcapng files (gzip-compressed too), merged in packet-time
@@ -197,7 +212,7 @@ func runConfig(_ context.Context, args []string) int {
 
 func runVersion(_ context.Context, args []string) int {
 	fs := newFlags("version", "", "Prints mamori's version.", "  mamori version")
-	if ok, code := parse(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	fmt.Println("mamori", service.Version)

@@ -336,7 +336,7 @@ the file it concerns and exits 1 if there is any.`,
 	var sf storeFlags
 	sf.add(fs)
 	quiet := fs.Bool("q", false, "print only problems")
-	if ok, code := parse(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	s, ok := sf.open("verify")
@@ -439,7 +439,7 @@ func runPcapList(ctx context.Context, args []string) int {
 		`  mamori pcap ls --store /var/lib/mamori/pcap`)
 	var sf storeFlags
 	sf.add(fs)
-	if ok, code := parse(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	s, ok := sf.open("ls")
@@ -541,7 +541,7 @@ func runPcapAudit(ctx context.Context, args []string) int {
 	var sf storeFlags
 	sf.add(fs)
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	if ok, code := parse(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	s, ok := sf.open("audit")

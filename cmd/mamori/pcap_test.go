@@ -119,3 +119,25 @@ func TestConfigCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayArguments: a command that takes flags only refuses an argument
+// (a store directory given without --store must not verify another store).
+func TestStrayArguments(t *testing.T) {
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	stdout, stderr := os.Stdout, os.Stderr
+	os.Stdout, os.Stderr = devnull, devnull
+	defer func() { os.Stdout, os.Stderr = stdout, stderr }()
+	ctx := context.Background()
+	for name, run := range map[string]func() int{
+		"pcap verify DIR": func() int { return runPcapVerify(ctx, []string{t.TempDir()}) },
+		"pcap ls DIR":     func() int { return runPcapList(ctx, []string{t.TempDir()}) },
+		"pcap audit DIR":  func() int { return runPcapAudit(ctx, []string{t.TempDir()}) },
+		"rules lst":       func() int { return runRules(ctx, []string{"lst"}) },
+		"version x":       func() int { return runVersion(ctx, []string{"x"}) },
+	} {
+		if got := run(); got != 2 {
+			t.Errorf("mamori %s: exit %d, want 2", name, got)
+		}
+	}
+}

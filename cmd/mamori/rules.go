@@ -19,7 +19,7 @@ and its alert text in English and Japanese.`,
 		`  mamori rules list
   mamori rules list -ja`)
 	ja := fs.Bool("ja", false, "show the Japanese text only")
-	if ok, code := parse(fs, args); !ok {
+	if ok, code := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	for _, r := range service.Rules() {
