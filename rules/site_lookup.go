@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"time"
@@ -52,6 +53,9 @@ func (s *Site) IsInternal(a netip.Addr) bool {
 // networks: not internal, multicast, broadcast, loopback or unspecified.
 func (s *Site) IsExternal(a netip.Addr) bool {
 	a = a.Unmap()
+	if a.Is4() {
+		return s.isExternal4(a)
+	}
 	if !a.IsValid() || a.IsMulticast() || a.IsLoopback() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
 		return false
 	}
@@ -59,6 +63,20 @@ func (s *Site) IsExternal(a netip.Addr) bool {
 		return false
 	}
 	return !s.IsInternal(a)
+}
+
+// isExternal4 is IsExternal for an IPv4 address, from its 32 bits: not
+// in 0.0.0.0/32 (unspecified), 127.0.0.0/8 (loopback), 169.254.0.0/16
+// (link-local), 224.0.0.0/4 (multicast, link-local multicast with it),
+// 255.255.255.255, an internal .255 (broadcast) or the internal networks.
+func (s *Site) isExternal4(a netip.Addr) bool {
+	b := a.As4()
+	x := binary.BigEndian.Uint32(b[:])
+	switch {
+	case x == 0, x>>24 == 127, x>>16 == 169<<8|254, x>>28 == 0xe, x == 0xffffffff:
+		return false
+	}
+	return !contains4(s.lookups().internal4, a)
 }
 
 // Segment returns the name of a's segment, or "".

@@ -328,6 +328,46 @@ func TestIsInternalFastPath(t *testing.T) {
 	}
 }
 
+// TestIsExternalFastPath: IsExternal's IPv4 path answers as the netip
+// predicates and the prefix list do (the rule it stands in for), around
+// every special range and for random addresses, plain and IPv4-mapped.
+func TestIsExternalFastPath(t *testing.T) {
+	slow := func(s *Site, a netip.Addr) bool {
+		a = a.Unmap()
+		if !a.IsValid() || a.IsMulticast() || a.IsLoopback() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() {
+			return false
+		}
+		if a.Is4() && (a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || a.As4()[3] == 255 && prefixSet(s.lookups().internal).contains(a)) {
+			return false
+		}
+		return !prefixSet(s.lookups().internal).contains(a)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	edges := []string{"0.0.0.0", "0.0.0.1", "126.255.255.255", "127.0.0.1", "128.0.0.0", "169.253.255.255", "169.254.0.1",
+		"169.255.0.0", "223.255.255.255", "224.0.0.1", "239.255.255.255", "240.0.0.1", "255.255.255.254", "255.255.255.255",
+		"10.1.2.255", "192.0.2.255", "172.16.0.0", "8.8.8.8"}
+	for _, internal := range [][]netip.Prefix{nil, {netip.MustParsePrefix("0.0.0.0/0")}, {netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("fd00::/8")}} {
+		s, err := (Site{}).WithInternal(internal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var addrs []netip.Addr
+		for _, e := range edges {
+			addrs = append(addrs, netip.MustParseAddr(e))
+		}
+		for range 5000 {
+			addrs = append(addrs, netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))}))
+		}
+		for _, a := range addrs {
+			for _, v := range []netip.Addr{a, netip.AddrFrom16(a.As16())} {
+				if got, want := s.IsExternal(v), slow(&s, v); got != want {
+					t.Fatalf("internal %v: IsExternal(%v) = %v, want %v", internal, v, got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestFillAgainstReplacer: Fill answers as a strings.Replacer of every
 // "{name}" does, on random templates with nested, unknown and unclosed
 // braces and values that hold braces themselves.
