@@ -601,18 +601,22 @@ func (d *Detector) Tick(now time.Time, raise rules.Raise) {
 		return // no series can have expired
 	}
 	d.oldest, d.held, d.closed = time.Time{}, false, closed
+	nowNs, span := d.now.UnixNano(), int64(4*d.cfg.MaxPeriod)
+	oldest, kept := int64(0), false
 	for k, s := range d.series {
-		last := time.Unix(0, s.last).UTC()
 		switch {
-		case d.now.Sub(last) <= 4*d.cfg.MaxPeriod:
-			if d.oldest.IsZero() || last.Before(d.oldest) {
-				d.oldest = last
+		case nowNs-s.last <= span:
+			if !kept || s.last < oldest {
+				oldest, kept = s.last, true
 			}
 		case !s.open || d.eps.Get(d.episodeKey(k)) == nil:
 			delete(d.series, k)
 		default:
 			d.held = true
 		}
+	}
+	if kept {
+		d.oldest = time.Unix(0, oldest).UTC()
 	}
 }
 
