@@ -425,7 +425,7 @@ func (d *Detector) check(k key, s *series, raise rules.Raise, final bool) {
 		return
 	}
 	var w scorer
-	sc := w.period(s.times, d.cfg.MaxJitter)
+	sc := w.period(s.times, d.cfg.MaxJitter, needSingle(n-1))
 	if sc.Intervals == 0 {
 		return
 	}

@@ -37,7 +37,7 @@ func score(times []time.Time, sizes []uint64, maxJitter float64) Score {
 	for i, t := range times {
 		ns[i] = t.UnixNano()
 	}
-	s := w.period(ns[:len(times)], maxJitter)
+	s := w.period(ns[:len(times)], maxJitter, 0)
 	if s.Intervals > 0 {
 		w.rest(&s, sizes, maxJitter)
 	}
@@ -56,18 +56,28 @@ type scorer struct {
 
 // period fills Period, Intervals, Single, Multiple, Missed and Cluster
 // from the beats' times (Unix nanoseconds, ascending); Intervals is 0 when
-// there is nothing to score.
-func (w *scorer) period(times []int64, maxJitter float64) Score {
+// there is nothing to score. When Cluster falls short of need, so does
+// Single (at most Cluster): period returns then without counting Single,
+// Multiple and Missed (left 0), and rest must not follow.
+func (w *scorer) period(times []int64, maxJitter float64, need int) Score {
 	var s Score
 	if len(times) < 3 || len(times) > maxBeats {
 		return s
 	}
-	iv := w.dev[:0] // dev is free until rest
-	for i := 1; i < len(times); i++ {
-		iv = append(iv, time.Duration(times[i]-times[i-1]).Seconds())
+	// The intervals are sorted as integers, then made seconds: Seconds
+	// never reverses an order, so this is the sorted seconds. (The order
+	// of the intervals plays no part below.)
+	var ivs [maxBeats]int64
+	n := len(times) - 1
+	for i := range n {
+		ivs[i] = times[i+1] - times[i]
 	}
-	sorted := append(w.sorted[:0], iv...)
-	slices.Sort(sorted)
+	slices.Sort(ivs[:n])
+	sorted := w.sorted[:n]
+	for i, d := range ivs[:n] {
+		sorted[i] = time.Duration(d).Seconds()
+	}
+	iv := sorted
 	var lo, hi int
 	s.Cluster, lo, hi = cluster(sorted, maxJitter)
 	// The period is the median interval when that lies in the densest
@@ -83,6 +93,9 @@ func (w *scorer) period(times []int64, maxJitter float64) Score {
 	}
 	s.Period = time.Duration(p * float64(time.Second))
 	s.Intervals = len(iv)
+	if s.Cluster < need {
+		return s
+	}
 	regular := 0
 	for i, d := range iv {
 		k := math.Round(d / p)
