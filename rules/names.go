@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"mamori/pipeline/baseline"
@@ -17,9 +18,13 @@ import (
 // NameKeeper after the detectors saw each record: then every record's
 // names are learned once, not once per rule.
 type Names struct {
-	tags   *FlowTags
-	byAddr map[netip.Addr]string
-	max    int
+	tags *FlowTags
+	// DNS names by address: IPv4 addresses by their 32 bits (a small key
+	// the map hashes and compares at once), the others by address. Both
+	// together hold at most max.
+	byAddr4 map[uint32]string
+	byAddr  map[netip.Addr]string
+	max     int
 	// Cleared counts how often the address table was full and started
 	// over.
 	Cleared uint64
@@ -50,7 +55,7 @@ func NewNames(max int) *Names { return NewNamesSized(max, max) }
 // NewNamesSized returns a name memory for at most flows flows and addrs
 // addresses.
 func NewNamesSized(flows, addrs int) *Names {
-	return &Names{tags: NewFlowTags(flows), byAddr: map[netip.Addr]string{}, max: addrs}
+	return &Names{tags: NewFlowTags(flows), byAddr4: map[uint32]string{}, byAddr: map[netip.Addr]string{}, max: addrs}
 }
 
 // NewSharedNames returns the name memory an engine shares among its
@@ -91,11 +96,16 @@ func (n *Names) Observe(r event.Record) {
 		name, addrs := res.DNSResolution()
 		if name = baseline.NormalizeName(name); name != "" {
 			for _, a := range addrs {
-				if len(n.byAddr) >= n.max {
+				if len(n.byAddr4)+len(n.byAddr) >= n.max {
+					clear(n.byAddr4)
 					clear(n.byAddr)
 					n.Cleared++
 				}
-				n.byAddr[a.Unmap()] = name
+				if a = a.Unmap(); a.Is4() {
+					n.byAddr4[addr4(a)] = name
+				} else {
+					n.byAddr[a] = name
+				}
 			}
 		}
 	}
@@ -118,13 +128,26 @@ func (n *Names) Flow(f *event.Flow, peer netip.Addr) []string {
 			n.putSet = false
 		}
 	}
-	if name := n.byAddr[peer]; name != "" && (len(out) == 0 || out[0] != name) {
+	if name := n.addrName(peer); name != "" && (len(out) == 0 || out[0] != name) {
 		out = append(out, name)
 	}
 	if n.shared {
 		n.memo, n.memoID, n.memoPeer, n.memoOut = true, f.ID, peer, out
 	}
 	return out
+}
+
+// addrName is the DNS name of a (unmapped), or "".
+func (n *Names) addrName(a netip.Addr) string {
+	if a.Is4() {
+		return n.byAddr4[addr4(a)]
+	}
+	return n.byAddr[a]
+}
+
+func addr4(a netip.Addr) uint32 {
+	b := a.As4()
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // Name is the first of Flow's names: the flow's server name, else the DNS

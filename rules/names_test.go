@@ -179,3 +179,28 @@ func TestNamesRepeatedName(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesAddrBound: IPv4 and IPv6 answers are found by their address
+// (an IPv4-mapped answer by the plain address), and both kinds together
+// stay within the bound: the memory starts over when it is full.
+func TestNamesAddrBound(t *testing.T) {
+	n := NewNamesSized(4, 3)
+	v4, mapped, v6 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.2"), netip.MustParseAddr("2001:db8::3")
+	n.Observe(&answerRec{q: "a.example", addrs: []netip.Addr{v4, mapped, v6}})
+	f := namesFlow(1, "192.0.2.1", false)
+	for _, tc := range []struct {
+		peer netip.Addr
+		want string
+	}{{v4, "a.example"}, {mapped.Unmap(), "a.example"}, {mapped, "a.example"}, {v6, "a.example"}, {netip.MustParseAddr("192.0.2.9"), ""}} {
+		if got := n.Name(f, tc.peer); got != tc.want {
+			t.Errorf("Name(%v) = %q, want %q", tc.peer, got, tc.want)
+		}
+	}
+	if n.Cleared != 0 {
+		t.Fatalf("cleared %d times with 3 of 3 held", n.Cleared)
+	}
+	n.Observe(&answerRec{q: "b.example", addrs: []netip.Addr{netip.MustParseAddr("2001:db8::4")}})
+	if n.Cleared != 1 || len(n.byAddr4)+len(n.byAddr) != 1 || n.Name(f, v4) != "" || n.Name(f, netip.MustParseAddr("2001:db8::4")) != "b.example" {
+		t.Errorf("after a fourth address: cleared %d, holding %d+%d; want a fresh memory holding the new one", n.Cleared, len(n.byAddr4), len(n.byAddr))
+	}
+}
