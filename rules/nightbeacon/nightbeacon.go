@@ -345,9 +345,17 @@ func (d *Detector) beat(k key, domain string, dst netip.Addr, at time.Time, size
 		s.slack--
 	}
 	s.total++
-	if i == len(s.times) {
+	switch {
+	case len(s.times) == maxBeats: // 0 < i ≤ maxBeats
+		// Full: the oldest beat makes room in place (what inserting and
+		// dropping it below would leave, without the arrays growing to
+		// twice maxBeats).
+		copy(s.times[:i-1], s.times[1:i])
+		copy(s.sizes[:i-1], s.sizes[1:i])
+		s.times[i-1], s.sizes[i-1] = ns, size
+	case i == len(s.times):
 		s.times, s.sizes = append(s.times, ns), append(s.sizes, size)
-	} else {
+	default:
 		s.times = slices.Insert(s.times, i, ns)
 		s.sizes = slices.Insert(s.sizes, i, size)
 	}

@@ -667,3 +667,74 @@ func BenchmarkObserve(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
+
+// TestBeatPlacement: beats in any order (late ones, near ones merged, old
+// ones ignored, a long gap starting over, full series dropping their
+// oldest) leave the beats and sizes that a plain sorted list does when
+// each beat is inserted and the oldest dropped past maxBeats.
+func TestBeatPlacement(t *testing.T) {
+	type beat struct {
+		at   int64
+		size uint64
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	d := newDet(t, Config{}, nil)
+	k := key{src: netip.MustParseAddr("10.0.0.5"), dst: netip.MustParseAddr("198.51.100.9"), port: 443, proto: 6}
+	var model []beat
+	at := time.Date(2026, 4, 7, 23, 0, 0, 0, time.UTC)
+	gap := int64(4 * d.cfg.MaxPeriod)
+	for step := range 5000 {
+		switch r.IntN(10) {
+		case 0:
+			at = at.Add(-time.Duration(r.IntN(600)) * time.Second) // late
+		case 1:
+			at = at.Add(time.Duration(r.IntN(400)) * time.Millisecond) // merged
+		case 2:
+			if r.IntN(20) == 0 {
+				at = at.Add(6 * time.Hour) // a new series
+			}
+		default:
+			at = at.Add(time.Duration(30+r.IntN(60)) * time.Second)
+		}
+		size := uint64(1 + r.IntN(1000))
+		var id event.FlowID
+		id[0], id[1] = byte(step), byte(step>>8)
+		d.beat(k, "", k.dst, at, size, id, event.CommunityID{}, "", func(event.Alert) {})
+
+		ns := at.UnixNano()
+		i, _ := slices.BinarySearchFunc(model, ns, func(b beat, t int64) int { return cmpInt(b.at, t) })
+		switch {
+		case i > 0 && time.Duration(ns-model[i-1].at) < mergeGap:
+			model[i-1].size += size
+		case i < len(model) && time.Duration(model[i].at-ns) < mergeGap:
+			model[i].size += size
+		case i == 0 && len(model) > 0:
+		case i == len(model) && i > 0 && ns-model[i-1].at > gap:
+			model = []beat{{ns, size}}
+		default:
+			model = slices.Insert(model, i, beat{ns, size})
+			if len(model) > maxBeats {
+				model = model[1:]
+			}
+		}
+		s := d.series[k]
+		if len(s.times) != len(model) || cap(s.times) > maxBeats || cap(s.sizes) > maxBeats {
+			t.Fatalf("step %d: %d beats (capacity %d), want %d", step, len(s.times), cap(s.times), len(model))
+		}
+		for j, b := range model {
+			if s.times[j] != b.at || s.sizes[j] != b.size {
+				t.Fatalf("step %d: beat %d is %d (%d bytes), want %d (%d)", step, j, s.times[j], s.sizes[j], b.at, b.size)
+			}
+		}
+	}
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
