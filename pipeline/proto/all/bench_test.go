@@ -64,21 +64,13 @@ func BenchmarkMixed(b *testing.B) {
 				var s proto.Session
 				for _, p := range ps {
 					if p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
-						s = p.NewSession(st.Info, emit)
+						s = prototest.RunStream(p, st, emit)
 						break
 					}
 				}
 				if s == nil {
 					continue
 				}
-				for _, c := range st.Chunks {
-					if c.Gap > 0 {
-						s.Gap(c.Dir, c.Gap)
-					} else if s.Payload(c.Dir, c.At, c.Data) != nil {
-						break
-					}
-				}
-				s.End(prototest.Epoch, event.EndShutdown)
 				if r, ok := s.(proto.Recycler); ok {
 					r.Recycle() // as the dispatcher does
 				}

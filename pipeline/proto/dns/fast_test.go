@@ -131,15 +131,7 @@ func TestRecycle(t *testing.T) {
 				if len(st.Chunks) == 0 || st.Chunks[0].Gap > 0 || !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
 					continue
 				}
-				s := p.NewSession(st.Info, emit)
-				for _, c := range st.Chunks {
-					if c.Gap > 0 {
-						s.Gap(c.Dir, c.Gap)
-					} else if s.Payload(c.Dir, c.At, c.Data) != nil {
-						break
-					}
-				}
-				s.End(prototest.Epoch, event.EndShutdown)
+				s := prototest.RunStream(p, st, emit)
 				if recycle {
 					s.(proto.Recycler).Recycle()
 				}

@@ -41,15 +41,24 @@ func BenchSessions(b *testing.B, p proto.Parser, paths []string, encode bool) {
 			if encode && !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
 				b.Fatal("no match")
 			}
-			s := p.NewSession(st.Info, emit)
-			for _, c := range st.Chunks {
-				if c.Gap > 0 {
-					s.Gap(c.Dir, c.Gap)
-				} else if s.Payload(c.Dir, c.At, c.Data) != nil {
-					break
-				}
-			}
-			s.End(Epoch, event.EndShutdown)
+			RunStream(p, st, emit)
 		}
 	}
+}
+
+// RunStream runs one reassembled stream through a new session of p as the
+// dispatcher would (Payload and Gap in order, stopping at a malformed
+// chunk, then End at Epoch) and returns the ended session, for a test to
+// recycle or inspect. Match is the caller's business.
+func RunStream(p proto.Parser, st Stream, emit proto.Emit) proto.Session {
+	s := p.NewSession(st.Info, emit)
+	for _, c := range st.Chunks {
+		if c.Gap > 0 {
+			s.Gap(c.Dir, c.Gap)
+		} else if s.Payload(c.Dir, c.At, c.Data) != nil {
+			break
+		}
+	}
+	s.End(Epoch, event.EndShutdown)
+	return s
 }

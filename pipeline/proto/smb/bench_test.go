@@ -27,15 +27,7 @@ func BenchmarkSession(b *testing.B) {
 			sink := func(r event.Record) { buf = r.AppendJSON(buf[:0], &prototest.Observer) }
 			for b.Loop() {
 				for _, st := range streams {
-					s := p.NewSession(st.Info, sink)
-					for _, c := range st.Chunks {
-						if c.Gap > 0 {
-							s.Gap(c.Dir, c.Gap)
-						} else if s.Payload(c.Dir, c.At, c.Data) != nil {
-							break
-						}
-					}
-					s.End(prototest.Epoch, event.EndShutdown)
+					prototest.RunStream(p, st, sink)
 				}
 			}
 		})

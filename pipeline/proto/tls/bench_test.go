@@ -30,15 +30,7 @@ func BenchmarkSession(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		for _, st := range streams {
-			s := p.NewSession(st.Info, func(r event.Record) { buf = r.AppendJSON(buf[:0], &prototest.Observer) })
-			for _, ch := range st.Chunks {
-				if ch.Gap > 0 {
-					s.Gap(ch.Dir, ch.Gap)
-				} else if s.Payload(ch.Dir, ch.At, ch.Data) != nil {
-					break
-				}
-			}
-			s.End(prototest.Epoch, event.EndShutdown)
+			prototest.RunStream(p, st, func(r event.Record) { buf = r.AppendJSON(buf[:0], &prototest.Observer) })
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(streams)), "ns/conn")
