@@ -288,7 +288,14 @@ func (s *Spool) Put(data []byte, keep bool) bool {
 		s.st.DroppedInvalid++
 		return false
 	}
-	overDisk := s.st.DiskBytes+s.qBytes+need > int64(s.cfg.MaxBytes)
+	// What is queued will open new segments, each with a header that the
+	// writer adds to the files without asking: keep room for them, so the
+	// files never pass MaxBytes. Of two consecutive segments the first plus
+	// the second's first record exceed SegmentBytes-headerLen, so q queued
+	// bytes open fewer than 2 + 2q/(SegmentBytes-headerLen) segments.
+	q := s.qBytes + need
+	hdrs := int64(headerLen) * (2 + 2*q/max(1, int64(s.cfg.SegmentBytes)-int64(headerLen)))
+	overDisk := s.st.DiskBytes+q+hdrs > int64(s.cfg.MaxBytes)
 	overQueue := s.qBytes+need > int64(s.cfg.QueueBytes)
 	if overDisk || overQueue {
 		if !keep {

@@ -204,6 +204,34 @@ func TestRestartTwiceKeepsCursorOfUnreadSegments(t *testing.T) {
 	}
 }
 
+// TestCapCountsSegmentHeaders: the headers of the segments that queued
+// documents will open are part of the cap. With small segments, documents
+// queued up to the cap make the writer open many segments afterwards; the
+// files must still stay within MaxBytes once everything is written.
+func TestCapCountsSegmentHeaders(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxBytes, cfg.QueueBytes, cfg.SegmentBytes = 4<<20, 4<<20, 64<<10
+	s := open(t, cfg)
+	d := doc(299)
+	for range 20000 {
+		s.Put(d, false)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().QueueBytes > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not written: %+v", s.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := s.Stats()
+	if st.DroppedFull == 0 {
+		t.Fatalf("the cap was never reached: %+v", st)
+	}
+	if total := st.DiskBytes + st.QueueBytes; total > int64(cfg.MaxBytes) {
+		t.Fatalf("spool holds %d bytes in %d segments, cap %d", total, st.Segments, cfg.MaxBytes)
+	}
+}
+
 func TestCapDropsNewestFlowsKeepsAlerts(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxBytes = 1 << 20
