@@ -7,8 +7,6 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"mamori/internal/testenv"
-	"mamori/pipeline/event"
-	"mamori/pipeline/proto"
 	"mamori/pipeline/proto/prototest"
 )
 
@@ -123,24 +121,5 @@ func TestRecycle(t *testing.T) {
 	for _, c := range bundled {
 		streams = append(streams, prototest.Streams(t, testenv.Pcap(t, c))...)
 	}
-	run := func(p *Parser, recycle bool) []string {
-		var out []string
-		emit := func(r event.Record) { out = append(out, string(r.AppendJSON(nil, &prototest.Observer))) }
-		for range 2 {
-			for _, st := range streams {
-				if len(st.Chunks) == 0 || st.Chunks[0].Gap > 0 || !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
-					continue
-				}
-				s := prototest.RunStream(p, st, emit)
-				if recycle {
-					s.(proto.Recycler).Recycle()
-				}
-			}
-		}
-		return out
-	}
-	fresh, reused := run(mustNew(t, Config{}), false), run(mustNew(t, Config{}), true)
-	if len(fresh) < 50 || !slices.Equal(fresh, reused) {
-		t.Fatalf("%d records fresh, %d recycled, equal %v", len(fresh), len(reused), slices.Equal(fresh, reused))
-	}
+	prototest.CheckRecycle(t, mustNew(t, Config{}), mustNew(t, Config{}), streams, 50)
 }

@@ -1,11 +1,9 @@
 package http
 
 import (
-	"slices"
 	"testing"
 
 	"mamori/pipeline/event"
-	"mamori/pipeline/proto"
 	"mamori/pipeline/proto/prototest"
 )
 
@@ -22,30 +20,7 @@ func TestRecycle(t *testing.T) {
 		}
 		streams = append(streams, prototest.Streams(t, c.path(t))...)
 	}
-	run := func(p *Parser, recycle bool) []string {
-		var recs []event.Record
-		emit := func(r event.Record) { recs = append(recs, r) }
-		for range 2 {
-			for _, st := range streams {
-				if len(st.Chunks) == 0 || st.Chunks[0].Gap > 0 || !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
-					continue
-				}
-				s := prototest.RunStream(p, st, emit)
-				if recycle {
-					s.(proto.Recycler).Recycle()
-				}
-			}
-		}
-		var out []string
-		for _, r := range recs {
-			out = append(out, string(r.AppendJSON(nil, &prototest.Observer)))
-		}
-		return out
-	}
-	fresh, reused := run(mustNew(t, Config{}), false), run(mustNew(t, Config{}), true)
-	if len(fresh) < 50 || !slices.Equal(fresh, reused) {
-		t.Fatalf("%d records fresh, %d recycled, equal %v", len(fresh), len(reused), slices.Equal(fresh, reused))
-	}
+	prototest.CheckRecycle(t, mustNew(t, Config{}), mustNew(t, Config{}), streams, 50)
 }
 
 // TestPendingKeepsArray: answering requests one at a time reuses the

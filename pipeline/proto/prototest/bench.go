@@ -1,6 +1,7 @@
 package prototest
 
 import (
+	"slices"
 	"testing"
 
 	"mamori/pipeline/event"
@@ -61,4 +62,38 @@ func RunStream(p proto.Parser, st Stream, emit proto.Emit) proto.Session {
 	}
 	s.End(Epoch, event.EndShutdown)
 	return s
+}
+
+// CheckRecycle runs every stream that fresh matches twice over through
+// fresh's sessions, and the same through reused's, recycling each of
+// reused's sessions after End (as the dispatcher does), and fails unless
+// both give the same records, at least min of them. Records are rendered
+// only after all streams ran, so one that shares memory with a recycled
+// session (overwritten by later flows) shows as a difference.
+func CheckRecycle(tb testing.TB, fresh, reused proto.Parser, streams []Stream, min int) {
+	tb.Helper()
+	run := func(p proto.Parser, recycle bool) []string {
+		var recs []event.Record
+		emit := func(r event.Record) { recs = append(recs, r) }
+		for range 2 {
+			for _, st := range streams {
+				if len(st.Chunks) == 0 || st.Chunks[0].Gap > 0 || !p.Match(st.Info, st.Chunks[0].Dir, st.Chunks[0].Data) {
+					continue
+				}
+				s := RunStream(p, st, emit)
+				if recycle {
+					s.(proto.Recycler).Recycle()
+				}
+			}
+		}
+		out := make([]string, len(recs))
+		for i, r := range recs {
+			out[i] = string(r.AppendJSON(nil, &Observer))
+		}
+		return out
+	}
+	a, b := run(fresh, false), run(reused, true)
+	if len(a) < min || !slices.Equal(a, b) {
+		tb.Fatalf("%d records fresh, %d recycled, equal %v (want at least %d, equal)", len(a), len(b), slices.Equal(a, b), min)
+	}
 }
