@@ -167,35 +167,12 @@ func send(ifname string, pkts [][]byte, rate float64, dur time.Duration, max int
 		return 0, 0, 0, fmt.Errorf("bind: %w", err)
 	}
 
-	// Batches of frames per send(): large enough to amortise the system
-	// call, small enough to pace.
-	batch := 256
-	var interval time.Duration
-	if rate > 0 {
-		batch = int(min(256, max64(1, rate/20000)))
-		interval = time.Duration(float64(batch) / rate * float64(time.Second))
-	}
 	status := func(i int) *uint32 { return (*uint32)(unsafe.Pointer(&ring[i*frameSize])) }
 	slot, pi := 0, 0
 	var rejected int64
-	start := time.Now()
-	next := start
-	deadline := start.Add(dur)
-	for {
-		now := time.Now()
-		if now.After(deadline) || (max > 0 && n >= max) {
-			break
-		}
-		if interval > 0 {
-			if wait := next.Sub(now); wait > 0 {
-				if wait > 200*time.Microsecond {
-					time.Sleep(wait)
-				}
-				for time.Now().Before(next) {
-				}
-			}
-			next = next.Add(interval)
-		}
+	pc := newPacer(rate, dur)
+	start, batch := pc.start, pc.batch
+	for (max == 0 || n < max) && pc.wait() {
 		queued := 0
 		for queued < batch && (max == 0 || n+int64(queued) < max) {
 			st := status(slot)
@@ -242,6 +219,45 @@ func send(ifname string, pkts [][]byte, rate float64, dur time.Duration, max int
 	return n, bytes, time.Since(start), nil
 }
 
+// pacer spreads batches of frames over time: at rate frames/s (0: as fast
+// as possible) until dur has passed. Batches are large enough to amortise
+// the system call, small enough to pace.
+type pacer struct {
+	batch       int
+	interval    time.Duration
+	start, next time.Time
+	deadline    time.Time
+}
+
+func newPacer(rate float64, dur time.Duration) *pacer {
+	p := &pacer{batch: 256, start: time.Now()}
+	if rate > 0 {
+		p.batch = int(min(256, max64(1, rate/20000)))
+		p.interval = time.Duration(float64(p.batch) / rate * float64(time.Second))
+	}
+	p.next, p.deadline = p.start, p.start.Add(dur)
+	return p
+}
+
+// wait returns when the next batch is due, false when the time is up.
+func (p *pacer) wait() bool {
+	now := time.Now()
+	if now.After(p.deadline) {
+		return false
+	}
+	if p.interval > 0 {
+		if wait := p.next.Sub(now); wait > 0 {
+			if wait > 200*time.Microsecond {
+				time.Sleep(wait)
+			}
+			for time.Now().Before(p.next) {
+			}
+		}
+		p.next = p.next.Add(p.interval)
+	}
+	return true
+}
+
 func max64(a, b float64) float64 {
 	if a > b {
 		return a
@@ -282,31 +298,10 @@ func sendMmsg(ifname string, pkts [][]byte, rate float64, dur time.Duration, max
 		hdrs[i].Hdr.Iov = &iovs[i]
 		hdrs[i].Hdr.SetIovlen(1)
 	}
-	batch := 256
-	var interval time.Duration
-	if rate > 0 {
-		batch = int(min(256, max64(1, rate/20000)))
-		interval = time.Duration(float64(batch) / rate * float64(time.Second))
-	}
 	pi := 0
-	start := time.Now()
-	next := start
-	deadline := start.Add(dur)
-	for {
-		now := time.Now()
-		if now.After(deadline) || (max > 0 && n >= max) {
-			break
-		}
-		if interval > 0 {
-			if wait := next.Sub(now); wait > 0 {
-				if wait > 200*time.Microsecond {
-					time.Sleep(wait)
-				}
-				for time.Now().Before(next) {
-				}
-			}
-			next = next.Add(interval)
-		}
+	pc := newPacer(rate, dur)
+	start, batch := pc.start, pc.batch
+	for (max == 0 || n < max) && pc.wait() {
 		// A batch: up to batch frames, not past the end of the list.
 		want := min(batch, len(pkts)-pi)
 		if max > 0 {
