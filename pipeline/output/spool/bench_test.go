@@ -88,17 +88,7 @@ func BenchmarkDrain(b *testing.B) {
 	ctx := context.Background()
 	var es []Entry
 	for n := 0; n < b.N; {
-		es, err = s.Read(ctx, es[:0], 4096, 4<<20)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, e := range es {
-			if len(e.Data) != len(benchDoc) {
-				b.Fatal("bad document")
-			}
-			s.Ack(e.Pos)
-			s.Release(e)
-		}
+		es = readAck(b, s, ctx, es, 4096)
 		n += len(es)
 	}
 	reportCPU(b, cpu0)
@@ -131,14 +121,7 @@ func BenchmarkPassThrough(b *testing.B) {
 			}
 		}
 		for got := 0; got < k; {
-			es, err = s.Read(ctx, es[:0], k-got, 4<<20)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, e := range es {
-				s.Ack(e.Pos)
-				s.Release(e)
-			}
+			es = readAck(b, s, ctx, es, k-got)
 			got += len(es)
 		}
 		n += k
@@ -147,6 +130,23 @@ func BenchmarkPassThrough(b *testing.B) {
 	b.StopTimer()
 	st := s.Stats()
 	b.ReportMetric(100*float64(st.ReadMemory)/float64(st.Read), "%memory")
+}
+
+// readAck reads up to n documents (reusing es), checks each is a
+// benchDoc, and acknowledges and releases them, as an output would.
+func readAck(b *testing.B, s *Spool, ctx context.Context, es []Entry, n int) []Entry {
+	es, err := s.Read(ctx, es[:0], n, 4<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range es {
+		if len(e.Data) != len(benchDoc) {
+			b.Fatal("bad document")
+		}
+		s.Ack(e.Pos)
+		s.Release(e)
+	}
+	return es
 }
 
 var _ = strings.Repeat
