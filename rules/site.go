@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"mamori/pipeline/prefixset"
 )
 
 // Site holds the hospital's facts from the configuration file. Its YAML
@@ -204,8 +205,8 @@ type compiled struct {
 	loc                   *time.Location
 	nightStart, nightEnd  int // minutes after midnight
 	internal              prefixSet
-	internal4             []net4  // internal's IPv4 prefixes, for IsInternal
-	segs                  []named // most specific first
+	internalSet           prefixset.Set // internal's prefixes as words, for IsInternal
+	segs                  []named       // most specific first
 	segNames              []string
 	roles                 []named // most specific first
 	admins, jump, manager prefixSet
@@ -226,36 +227,6 @@ func (s prefixSet) contains(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range s {
 		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// net4 is an IPv4 prefix as a masked address and its mask: a lookup is
-// an AND and a compare, where netip.Prefix.Contains checks its forms first.
-type net4 struct{ base, mask uint32 }
-
-func ipv4Nets(s prefixSet) []net4 {
-	var out []net4
-	for _, p := range s {
-		if p.IsValid() && p.Addr().Is4() {
-			mask := ^uint32(0) << (32 - p.Bits()) // 0 for /0
-			a := p.Addr().As4()
-			out = append(out, net4{binary.BigEndian.Uint32(a[:]) & mask, mask})
-		}
-	}
-	return out
-}
-
-// contains4 reports whether one of the IPv4 nets holds a (an IPv4
-// address): what prefixSet.contains answers, since an IPv4 address is in
-// no IPv6 prefix.
-func contains4(nets []net4, a netip.Addr) bool {
-	b := a.As4()
-	x := binary.BigEndian.Uint32(b[:])
-	for _, n := range nets {
-		if x&n.mask == n.base {
 			return true
 		}
 	}
@@ -386,7 +357,7 @@ func (s *Site) compile() (*compiled, error) {
 		internal = DefaultInternal
 	}
 	c.internal = prefixSet(internal)
-	c.internal4 = ipv4Nets(c.internal)
+	c.internalSet = prefixset.New(c.internal)
 
 	// Segments first: other lists may name them.
 	segCIDRs := map[string]prefixSet{}

@@ -42,11 +42,7 @@ func inSpan(m, start, end int) bool {
 
 // IsInternal reports whether a is in networks.internal.
 func (s *Site) IsInternal(a netip.Addr) bool {
-	c := s.lookups()
-	if a = a.Unmap(); a.Is4() {
-		return contains4(c.internal4, a)
-	}
-	return c.internal.contains(a)
+	return s.lookups().internalSet.Contains(a.Unmap())
 }
 
 // IsExternal reports whether a is a unicast address outside the internal
@@ -76,7 +72,7 @@ func (s *Site) isExternal4(a netip.Addr) bool {
 	case x == 0, x>>24 == 127, x>>16 == 169<<8|254, x>>28 == 0xe, x == 0xffffffff:
 		return false
 	}
-	return !contains4(s.lookups().internal4, a)
+	return !s.lookups().internalSet.Contains4(x)
 }
 
 // Segment returns the name of a's segment, or "".

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"mamori/pipeline/decode"
 	"mamori/pipeline/event"
 	"mamori/pipeline/flow"
+	"mamori/pipeline/prefixset"
 	"mamori/pipeline/proto"
 	"mamori/pipeline/proto/dispatch"
 	"mamori/sensor"
@@ -92,7 +92,7 @@ type Worker struct {
 	pkt   decode.Packet
 	c     Counters
 
-	internal netSet
+	internal prefixset.Set
 	links    []layers.LinkType // by interface index, cached from src
 	names    []string
 	reported map[reportKey]bool
@@ -115,7 +115,7 @@ func New(cfg Config, src sensor.Source, out Output) (*Worker, error) {
 	if len(internal) == 0 {
 		internal = DefaultInternal
 	}
-	w.internal = newNetSet(internal)
+	w.internal = prefixset.New(internal)
 	t, err := flow.New(cfg.Flow, w.emitFlow)
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
@@ -361,8 +361,8 @@ func (w *Worker) ProtoCounters() (c dispatch.Counters, ok bool) {
 	return w.apps.Counters(), true
 }
 
-func direction(internal *netSet, src, dst netip.Addr) string {
-	switch s, d := internal.contains(src), internal.contains(dst); {
+func direction(internal *prefixset.Set, src, dst netip.Addr) string {
+	switch s, d := internal.Contains(src), internal.Contains(dst); {
 	case s && d:
 		return "internal"
 	case s:
@@ -371,74 +371,6 @@ func direction(internal *netSet, src, dst netip.Addr) string {
 		return "inbound"
 	}
 	return "external"
-}
-
-// netSet is a list of prefixes that tests an address as netip.Prefix's
-// Contains does, on the address's words: every flow record asks it twice.
-type netSet struct {
-	v4 []net4
-	v6 []net6
-}
-
-type net4 struct{ mask, bits uint32 }
-
-type net6 struct{ maskHi, maskLo, hi, lo uint64 }
-
-func newNetSet(prefixes []netip.Prefix) netSet {
-	var n netSet
-	for _, p := range prefixes {
-		if !p.IsValid() {
-			continue // Contains is false for every address
-		}
-		a := p.Masked().Addr()
-		if a.Is4() {
-			mask := uint32(0)
-			if p.Bits() > 0 {
-				mask = ^uint32(0) << (32 - p.Bits())
-			}
-			v := a.As4()
-			n.v4 = append(n.v4, net4{mask: mask, bits: binary.BigEndian.Uint32(v[:])})
-			continue
-		}
-		var mh, ml uint64
-		switch b := p.Bits(); {
-		case b == 0:
-		case b <= 64:
-			mh = ^uint64(0) << (64 - b)
-		default:
-			mh, ml = ^uint64(0), ^uint64(0)<<(128-b)
-		}
-		v := a.As16()
-		n.v6 = append(n.v6, net6{maskHi: mh, maskLo: ml, hi: binary.BigEndian.Uint64(v[:8]), lo: binary.BigEndian.Uint64(v[8:])})
-	}
-	return n
-}
-
-// contains reports whether some prefix contains a: an IPv4 address only
-// an IPv4 prefix, any other address (IPv4-mapped ones too) only an IPv6
-// prefix, an address with a zone none.
-func (n *netSet) contains(a netip.Addr) bool {
-	if a.Is4() {
-		v := a.As4()
-		x := binary.BigEndian.Uint32(v[:])
-		for _, p := range n.v4 {
-			if x&p.mask == p.bits {
-				return true
-			}
-		}
-		return false
-	}
-	if !a.Is6() || a.Zone() != "" {
-		return false
-	}
-	v := a.As16()
-	hi, lo := binary.BigEndian.Uint64(v[:8]), binary.BigEndian.Uint64(v[8:])
-	for _, p := range n.v6 {
-		if hi&p.maskHi == p.hi && lo&p.maskLo == p.lo {
-			return true
-		}
-	}
-	return false
 }
 
 func count(s []uint64, i int) []uint64 {

@@ -1,14 +1,14 @@
-package worker
+package prefixset
 
 import (
 	"net/netip"
 	"testing"
 )
 
-// TestNetSetAgreesWithContains checks the word-wise prefix test against
+// TestAgreesWithContains checks the word-wise prefix test against
 // netip.Prefix.Contains on addresses at and around every prefix's edges.
-func TestNetSetAgreesWithContains(t *testing.T) {
-	prefixes := append([]netip.Prefix{
+func TestAgreesWithContains(t *testing.T) {
+	prefixes := []netip.Prefix{
 		netip.MustParsePrefix("0.0.0.0/0"),
 		netip.MustParsePrefix("10.1.2.3/8"), // not masked
 		netip.MustParsePrefix("192.0.2.7/32"),
@@ -18,7 +18,13 @@ func TestNetSetAgreesWithContains(t *testing.T) {
 		netip.MustParsePrefix("::ffff:10.0.0.0/104"),
 		netip.MustParsePrefix("::/0"),
 		{},
-	}, DefaultInternal...)
+		netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("172.16.0.0/12"),
+		netip.MustParsePrefix("192.168.0.0/16"),
+		netip.MustParsePrefix("169.254.0.0/16"),
+		netip.MustParsePrefix("fc00::/7"),
+		netip.MustParsePrefix("fe80::/10"),
+	}
 	addrs := []netip.Addr{{}, netip.MustParseAddr("fe80::1%eth0"), netip.MustParseAddr("::ffff:10.1.1.1")}
 	for _, p := range prefixes {
 		if !p.IsValid() {
@@ -41,21 +47,21 @@ func TestNetSetAgreesWithContains(t *testing.T) {
 		}
 	}
 	for n := 0; n <= len(prefixes); n++ {
-		set := newNetSet(prefixes[:n])
+		set := New(prefixes[:n])
 		for _, a := range addrs {
 			want := false
 			for _, p := range prefixes[:n] {
 				want = want || p.Contains(a)
 			}
-			if got := set.contains(a); got != want {
+			if got := set.Contains(a); got != want {
 				t.Errorf("prefixes %v: contains(%v) = %v, want %v", prefixes[:n], a, got, want)
 			}
 		}
 	}
 	for _, p := range prefixes {
-		set := newNetSet([]netip.Prefix{p})
+		set := New([]netip.Prefix{p})
 		for _, a := range addrs {
-			if got, want := set.contains(a), p.Contains(a); got != want {
+			if got, want := set.Contains(a), p.Contains(a); got != want {
 				t.Errorf("%v: contains(%v) = %v, want %v", p, a, got, want)
 			}
 		}
