@@ -3,7 +3,6 @@ package event
 import (
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 	"time"
 )
 
@@ -166,7 +165,7 @@ func (f *Flow) AppendJSON(dst []byte, o *Observer) []byte {
 	}
 	b = append(b, ']')
 	b = append(b, "},"...)
-	b = appendObserverCached(b, o, f.Interface)
+	b = appendObserverRun(b, o, f.Interface)
 
 	b = append(b, `,"mamori":{"flow":{`...)
 	sep := false
@@ -327,38 +326,4 @@ func appendHex12(b []byte, id *FlowID) []byte {
 		buf[2*i], buf[2*i+1] = digits[x>>4], digits[x&0xf]
 	}
 	return append(b, buf[:]...)
-}
-
-// observerCache holds the observer and host members as appendObserver
-// writes them for the few observer and interface pairs flow records are
-// written with (one a worker, or a replayed file): every flow record
-// carries them. Entries are never changed once stored, and a pair found
-// when every slot is taken is written without the cache, so the cache
-// never allocates more than len(observerCache) times a process.
-var observerCache [4]atomic.Pointer[observerJSON]
-
-type observerJSON struct {
-	o                       *Observer
-	hostname, name, version string
-	iface                   string
-	json                    []byte
-}
-
-func appendObserverCached(b []byte, o *Observer, iface string) []byte {
-	for i := range observerCache {
-		e := observerCache[i].Load()
-		if e == nil {
-			e = &observerJSON{o: o, hostname: o.Hostname, name: o.Name, version: o.Version, iface: iface,
-				json: appendObserver(nil, o, iface)}
-			if !observerCache[i].CompareAndSwap(nil, e) {
-				e = observerCache[i].Load()
-			}
-		}
-		// The fields are compared too: an Observer is read-only once
-		// built, but one changed anyway must not be written stale.
-		if e.o == o && e.iface == iface && e.hostname == o.Hostname && e.name == o.Name && e.version == o.Version {
-			return append(b, e.json...)
-		}
-	}
-	return appendObserver(b, o, iface)
 }

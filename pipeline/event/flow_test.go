@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
@@ -81,33 +82,28 @@ func TestAppendHex12(t *testing.T) {
 	}
 }
 
-// TestObserverCache writes the observer members for more observer and
-// interface pairs than the cache holds, again and again, and after
-// changing an observer: every time as appendObserver does.
+// TestObserverCache writes the observer members for many observer and
+// interface pairs, again and again, and after changing an observer: every
+// time as appendObserver does, and the cache stays within its bound.
 func TestObserverCache(t *testing.T) {
-	for i := range observerCache {
-		observerCache[i].Store(nil) // other tests' observers out
-	}
+	observerRuns.Store(nil) // other tests' observers out
 	obs := []*Observer{{Hostname: "vm", Version: "1"}, {Hostname: "sensor-1", Name: "ward \"7\"", Version: "0.1"}, {}}
-	ifaces := []string{"eth0", "", "a.pcap", "b\xff.pcap", "c.pcap", "d.pcap"}
+	var ifaces []string
+	for i := range 30 {
+		ifaces = append(ifaces, fmt.Sprintf("f%d\xff.pcap", i))
+	}
 	for round := range 3 {
 		for _, o := range obs {
 			for _, iface := range ifaces {
 				want := appendObserver([]byte("p"), o, iface)
-				if got := appendObserverCached([]byte("p"), o, iface); !bytes.Equal(got, want) {
+				if got := appendObserverRun([]byte("p"), o, iface); !bytes.Equal(got, want) {
 					t.Fatalf("round %d, %+v, %q: got %s, want %s", round, *o, iface, got, want)
 				}
 			}
 		}
 		obs[0].Hostname += strconv.Itoa(round) // changed in place
 	}
-	n := 0
-	for i := range observerCache {
-		if observerCache[i].Load() != nil {
-			n++
-		}
-	}
-	if n != len(observerCache) {
-		t.Errorf("%d cache slots used, want all %d", n, len(observerCache))
+	if n := len(*observerRuns.Load()); n != maxRuns {
+		t.Errorf("%d observer runs cached, want the bound, %d", n, maxRuns)
 	}
 }
