@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"mamori/pipeline/event"
@@ -78,80 +77,29 @@ func (c *Cert) render() {
 // cache holds at most that many bytes of key per entry). It is bounded
 // (oldest out first) and safe for concurrent use; since parseCert is a
 // pure function of the bytes, it changes no output.
-type certCache struct {
-	mu    sync.Mutex
-	byDER map[string]int   // DER → slot in ring
-	bySum map[[32]byte]int // SHA-256 → slot, for large certificates
-	ring  []cacheEntry
-	next  int
-}
+type certCache struct{ c *infoCache[Cert] }
 
 // maxKeyedDER is the largest certificate kept as its own cache key
 // (certificates are typically 1–2 KB).
-const maxKeyedDER = 4096
+const maxKeyedDER = maxHelloKey - 1
 
-type cacheEntry struct {
-	der  string // the key in byDER, or "" for one in bySum
-	sum  [32]byte
-	cert Cert
-	set  bool
-}
-
-func newCertCache(n int) *certCache {
-	return &certCache{byDER: make(map[string]int, n), bySum: map[[32]byte]int{}, ring: make([]cacheEntry, n)}
-}
+func newCertCache(n int) *certCache { return &certCache{newInfoCache[Cert](n)} }
 
 // parse returns the certificate parsed from der, from the cache when it
 // was seen before. The Cert's slices are shared and must not be changed.
 func (cc *certCache) parse(der []byte, maxList int) Cert {
-	small := len(der) <= maxKeyedDER
-	var sum [32]byte
-	if !small {
-		sum = sha256.Sum256(der)
+	// The key's first byte says which kind it is, so that no certificate's
+	// bytes can pose as another's hash.
+	var kb [1 + maxKeyedDER]byte
+	if len(der) <= maxKeyedDER {
+		kb[0] = 'd'
+		key := append(kb[:1], der...)
+		return cc.c.get(key, func() Cert { return parseCert(der, sha256.Sum256(der), maxList) })
 	}
-	cc.mu.Lock()
-	i, ok := 0, false
-	if small {
-		i, ok = cc.byDER[string(der)]
-	} else {
-		i, ok = cc.bySum[sum]
-	}
-	if ok {
-		c := cc.ring[i].cert
-		cc.mu.Unlock()
-		return c
-	}
-	cc.mu.Unlock()
-	if small {
-		sum = sha256.Sum256(der)
-	}
-	c := parseCert(der, sum, maxList)
-	cc.mu.Lock()
-	if small {
-		_, ok = cc.byDER[string(der)]
-	} else {
-		_, ok = cc.bySum[sum]
-	}
-	if !ok {
-		e := &cc.ring[cc.next]
-		if e.set {
-			if e.der != "" {
-				delete(cc.byDER, e.der)
-			} else {
-				delete(cc.bySum, e.sum)
-			}
-		}
-		*e = cacheEntry{sum: sum, cert: c, set: true}
-		if small {
-			e.der = string(der)
-			cc.byDER[e.der] = cc.next
-		} else {
-			cc.bySum[sum] = cc.next
-		}
-		cc.next = (cc.next + 1) % len(cc.ring)
-	}
-	cc.mu.Unlock()
-	return c
+	sum := sha256.Sum256(der)
+	kb[0] = 's'
+	key := append(kb[:1], sum[:]...)
+	return cc.c.get(key, func() Cert { return parseCert(der, sum, maxList) })
 }
 
 // parseCert reads one DER certificate whose SHA-256 is sum, with its

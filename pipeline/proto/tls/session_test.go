@@ -515,7 +515,7 @@ func TestCertCache(t *testing.T) {
 	for range 4 {
 		<-done
 	}
-	if n := len(cc.byDER) + len(cc.bySum); n > 2 {
+	if n := len(cc.c.byK); n > 2 {
 		t.Errorf("%d entries in a cache of 2", n)
 	}
 }
